@@ -1,0 +1,2 @@
+"""genplate engine."""
+__version__ = "0.1.0"

@@ -1,0 +1,20 @@
+"""Shared test setup: every test gets its own ledger and data directory, and Qt runs offscreen."""
+from __future__ import annotations
+
+import os
+
+import pytest
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+
+@pytest.fixture(autouse=True)
+def _isolated_genplate(tmp_path, monkeypatch):
+    """No test touches the user's real ledger, keyring, OCIO config or Luma account."""
+    data = tmp_path / "genplate-data"
+    monkeypatch.setenv("GENPLATE_DATA_DIR", str(data))
+    monkeypatch.delenv("LUMA_AGENTS_API_KEY", raising=False)
+    monkeypatch.delenv("LUMA_BASE_URL", raising=False)
+    monkeypatch.delenv("OCIO", raising=False)
+    monkeypatch.setenv("GENPLATE_NO_KEYRING", "1")
+    yield
