@@ -211,8 +211,8 @@ class Ledger:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._local = threading.local()
-        with self._tx() as db:
-            db.executescript(_SCHEMA)
+        # executescript manages its own transaction; the statements are idempotent.
+        self._db().executescript(_SCHEMA)
 
     # -- connection handling -------------------------------------------------------------
 
@@ -458,12 +458,20 @@ def _job_from_row(row: sqlite3.Row) -> Job:
     return Job(**data)
 
 
+# A worker beats every 10 s; three missed beats mean it is gone even if its pid was reused.
+STALE_HEARTBEAT_SECONDS = 30.0
+
+
+def has_live_worker(job: Job) -> bool:
+    return bool(job.worker_pid and job.worker_pid != os.getpid() and _pid_alive(job.worker_pid)
+                and job.heartbeat_at and time.time() - job.heartbeat_at < STALE_HEARTBEAT_SECONDS)
+
+
 def iter_unfinished(ledger: Ledger) -> Iterator[Job]:
     """Jobs that an interrupted process left half-way (not terminal, no live worker)."""
     for job in ledger.jobs(states=[s for s in STATES if s not in TERMINAL]):
-        if job.worker_pid and _pid_alive(job.worker_pid) and job.worker_pid != os.getpid():
-            continue
-        yield job
+        if not has_live_worker(job):
+            yield job
 
 
 def _pid_alive(pid: int) -> bool:
