@@ -46,7 +46,8 @@ class BackendError(RuntimeError):
 
 class Backend(ABC):
     name: str = ""
-    poll_interval: float = 2.0  # seconds between polls while a generation runs
+    poll_interval: float = 2.0  # seconds before the second poll of a running generation
+    max_poll_interval: float = 30.0  # the runner backs off x1.5 per poll up to this
 
     @abstractmethod
     def create(self, request: ShotRequest, *, job_id: str) -> str:
