@@ -1,0 +1,46 @@
+"""One Qt for the host side: PySide6 (Nuke 16+, Resolve with a modern Python), else PySide2.
+
+Import Qt only from here: ``from genplate.panel.qt import QtCore, QtGui, QtWidgets, Signal,
+Slot``. Names follow Qt 6 (``QAction`` in QtGui, ``exec``, scoped enums), and under PySide2 the
+few that moved are aliased so the panel's code is written once.
+
+Inside Nuke the host decides (its own PySide is already imported); elsewhere PySide6 wins. A
+stray system PySide2 is never picked while PySide6 is importable.
+"""
+from __future__ import annotations
+
+import sys
+
+try:
+    if "PySide2" in sys.modules and "PySide6" not in sys.modules:
+        raise ImportError("the host already runs PySide2")
+    from PySide6 import QtCore, QtGui, QtWidgets  # type: ignore[import-not-found]
+
+    QT_API = "PySide6"
+except ImportError:
+    from PySide2 import QtCore, QtGui, QtWidgets  # type: ignore[import-not-found,no-redef]
+
+    QT_API = "PySide2"
+    # Qt 6 moved QAction/QShortcut to QtGui; give PySide2 the same spelling.
+    if not hasattr(QtGui, "QAction"):
+        QtGui.QAction = QtWidgets.QAction
+    if not hasattr(QtGui, "QShortcut"):
+        QtGui.QShortcut = QtWidgets.QShortcut
+    for _cls in (QtWidgets.QApplication, QtWidgets.QDialog, QtWidgets.QMenu, QtCore.QEventLoop):
+        if not hasattr(_cls, "exec"):
+            _cls.exec = _cls.exec_
+
+Signal = QtCore.Signal
+Slot = QtCore.Slot
+Qt = QtCore.Qt
+
+
+def app_instance() -> "QtWidgets.QApplication":
+    """The running QApplication (the host's), or a new one for a standalone panel."""
+    app = QtWidgets.QApplication.instance()
+    if app is None:
+        app = QtWidgets.QApplication(sys.argv[:1])
+    return app
+
+
+__all__ = ["QtCore", "QtGui", "QtWidgets", "Signal", "Slot", "Qt", "QT_API", "app_instance"]
