@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Callable, Optional
 
 from . import __version__, ledger as L
-from .backends import open_backend
+from .backends import FREE_BACKENDS, open_backend
 from .backends.base import COMPLETED, FAILED, Backend, BackendError, Generation
 from .progress import Cancelled, CancelToken, ProgressFn, no_progress
 from .request import ShotRequest
@@ -87,9 +87,10 @@ def submit(ledger: L.Ledger, request: ShotRequest, publish: PublishSpec, backend
            attempt: int = 1) -> L.Job:
     """Validate and record a job (state queued). Nothing is sent yet."""
     request.validate()
+    estimate = 0.0 if backend in FREE_BACKENDS else request.estimate().usd
     return ledger.add_job(
         backend=backend, request=request.to_json(), publish=publish.to_json(), project=project,
-        estimate_usd=request.estimate().usd, batch_id=batch_id, parent_id=parent_id,
+        estimate_usd=estimate, batch_id=batch_id, parent_id=parent_id,
         attempt=attempt)
 
 

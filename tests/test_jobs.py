@@ -168,3 +168,14 @@ def test_submit_refuses_a_bad_request_before_anything_is_recorded(tmp_path):
     assert err.value.field in ("hdr", "resolution")
     assert ledger.jobs() == []
 
+
+
+def test_only_a_billing_backend_records_an_estimate(tmp_path):
+    ledger = L.Ledger(tmp_path / "l.db")
+    request = ShotRequest.master("a harbour at dawn")
+    publish = PublishSpec(root=str(tmp_path), shot="s", name="n")
+    free = submit(ledger, request, publish, "offline", project="p")
+    paid = submit(ledger, request, publish, "luma", project="p")
+    assert free.estimate_usd == 0.0
+    assert paid.estimate_usd == pytest.approx(request.estimate().usd) == pytest.approx(3.60)
+    assert ledger.committed("p") == pytest.approx(3.60)  # the budget sees only the paid job

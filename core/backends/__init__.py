@@ -10,6 +10,9 @@ if TYPE_CHECKING:
     from ..ledger import Ledger
 
 BACKENDS = ("offline", "luma")
+# Backends that cost nothing: their jobs record no estimate and no spending, so a project's
+# budget counts only what a service will bill.
+FREE_BACKENDS = ("offline",)
 KEY_ENV = "LUMA_AGENTS_API_KEY"
 
 
@@ -37,4 +40,4 @@ def open_backend(name: Optional[str], ledger: "Ledger") -> Backend:
     raise BackendError(f"unknown backend {name!r}: use one of {', '.join(BACKENDS)}")
 
 
-__all__ = ["Backend", "BackendError", "BACKENDS", "default_backend_name", "open_backend"]
+__all__ = ["Backend", "BackendError", "BACKENDS", "FREE_BACKENDS", "default_backend_name", "open_backend"]
