@@ -24,9 +24,11 @@ class _Call(QtCore.QObject):
     answered = Signal(object)
     failed = Signal(str)
 
-    def __init__(self, argv: list[str], env: dict, timeout_ms: int, parent: QtCore.QObject) -> None:
+    def __init__(self, argv: list[str], env: dict, timeout_ms: int, parent: QtCore.QObject,
+                 *, raw: bool = False) -> None:
         super().__init__(parent)
         self.argv = argv
+        self._raw = raw  # answer {"exit_code": n} instead of parsing JSON (probes)
         self._settled = False
         self._process = QtCore.QProcess(self)
         environment = QtCore.QProcessEnvironment()
@@ -48,12 +50,24 @@ class _Call(QtCore.QObject):
     def running(self) -> bool:
         return not self._settled
 
+    def stop(self) -> None:
+        """Kill the command (the panel is going away); no callback runs."""
+        if self._settled:
+            return
+        self._settled = True
+        self._timer.stop()
+        self._process.kill()
+        self._process.waitForFinished(2000)
+
     @Slot(int, QtCore.QProcess.ExitStatus)
     def _on_finished(self, code: int, status: Any) -> None:
         stdout = bytes(self._process.readAllStandardOutput().data()).decode("utf-8", "replace")
         stderr = bytes(self._process.readAllStandardError().data()).decode("utf-8", "replace")
         if status != QtCore.QProcess.ExitStatus.NormalExit:
             self._settle(None, f"`genplate {self._name()}` crashed: {stderr.strip()[-300:]}")
+            return
+        if self._raw:
+            self._settle({"exit_code": code, "stdout": stdout}, None)
             return
         try:
             payload = C.parse_answer(stdout, stderr, code)
@@ -117,7 +131,8 @@ class EngineClient(QtCore.QObject):
         return list(self._command)
 
     def call(self, args: list[str], on_answer: Optional[Answer] = None,
-             on_failure: Optional[Failure] = None, *, timeout: float = 60.0) -> Optional[_Call]:
+             on_failure: Optional[Failure] = None, *, timeout: float = 60.0,
+             raw: bool = False) -> Optional[_Call]:
         """Run `genplate <args>`; exactly one of the callbacks runs later, on the GUI thread."""
         try:
             prefix = self.command()
@@ -128,7 +143,7 @@ class EngineClient(QtCore.QObject):
                 QtCore.QTimer.singleShot(0, lambda: on_failure(message))
             return None
         call = _Call(prefix + list(args), engine_environment(source=self._source),
-                     int(timeout * 1000), self)
+                     int(timeout * 1000), self, raw=raw)
         self._calls.add(call)
         if on_answer is not None:
             call.answered.connect(on_answer)
@@ -147,6 +162,16 @@ class EngineClient(QtCore.QObject):
     @property
     def in_flight(self) -> int:
         return len(self._calls)
+
+    def shutdown(self) -> None:
+        """Stop every command still running (its callbacks never run).
+
+        Only polls and look-ups are lost: a submitted job already runs in its own detached
+        worker, and a submit cut short leaves a queued job that `genplate resume` finishes.
+        """
+        for call in list(self._calls):
+            call.stop()
+        self._calls.clear()
 
     # -- the commands the panel uses -----------------------------------------------------
 
@@ -178,31 +203,12 @@ class EngineClient(QtCore.QObject):
             result = self._has[name]
             QtCore.QTimer.singleShot(0, lambda: on_result(result))
             return
-        try:
-            prefix = self.command()
-        except EngineNotFound:
-            QtCore.QTimer.singleShot(0, lambda: on_result(False))
-            return
-        process = QtCore.QProcess(self)
-        env = QtCore.QProcessEnvironment()
-        for key, value in engine_environment(source=self._source).items():
-            env.insert(key, value)
-        process.setProcessEnvironment(env)
 
-        def finished(code: int, _status: Any) -> None:
-            self._has[name] = code == 0
-            process.deleteLater()
-            on_result(code == 0)
+        def answered(payload: dict) -> None:
+            self._has[name] = payload.get("exit_code") == 0
+            on_result(self._has[name])
 
-        def error(err: Any) -> None:
-            if err == QtCore.QProcess.ProcessError.FailedToStart:
-                self._has[name] = False
-                process.deleteLater()
-                on_result(False)
-
-        process.finished.connect(finished)
-        process.errorOccurred.connect(error)
-        process.start(prefix[0], prefix[1:] + [name, "--help"])
+        self.call([name, "--help"], answered, lambda _message: on_result(False), raw=True)
 
 
 class JobMonitor(QtCore.QObject):
