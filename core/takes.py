@@ -532,10 +532,12 @@ def list_takes(root: os.PathLike | str, shot: Optional[str] = None,
                name: Optional[str] = None) -> list[Take]:
     """Published takes under root, sorted by shot, name and version."""
     base = _abs(root)
-    shots = [base / validate_name("shot", shot)] if shot else _subdirs(base)
+    if name is not None:
+        validate_name("take", name)
+    shots = [base / validate_name("shot", shot)] if shot is not None else _subdirs(base)
     takes: list[Take] = []
     for shot_dir in shots:
-        names = [shot_dir / validate_name("take", name)] if name else _subdirs(shot_dir)
+        names = [shot_dir / validate_name("take", name)] if name is not None else _subdirs(shot_dir)
         for take_dir in names:
             takes.extend(_published(take_dir))
     return takes
