@@ -10,11 +10,10 @@ from __future__ import annotations
 import json
 import os
 import re
-import uuid
 from pathlib import Path
 from typing import Iterable, Optional
 
-from .takes import Take, TakeError
+from .takes import Take, TakeError, write_text_atomically
 
 # Node colours (0xRRGGBBAA): the latest version green, older versions orange, like pipelines
 # mark outdated loads. The Nuke plugin uses the same two values so the snippet and the panel
@@ -155,29 +154,7 @@ def nuke_snippet(takes: Iterable[Take]) -> str:
 
 def write_nuke_snippet(takes: Iterable[Take], path: os.PathLike | str) -> Path:
     """Write the snippet to ``path`` atomically (a reader sees the old file or the new one)."""
-    text = nuke_snippet(takes)
-    return atomic_write_text(Path(path), text)
-
-
-def atomic_write_text(path: Path, text: str) -> Path:
-    """Write beside the target, flush to disk, then rename over it."""
-    path = Path(os.path.abspath(path))
-    path.parent.mkdir(parents=True, exist_ok=True)
-    # A plain open (not mkstemp) so the file gets the user's umask, like any other script.
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
-    try:
-        with open(tmp, "x", encoding="utf-8", newline="\n") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
-    return path
+    return write_text_atomically(path, nuke_snippet(takes))
 
 
 __all__ = ["write_nuke_snippet", "nuke_snippet", "read_node", "tcl_quote", "node_name",

@@ -7,13 +7,12 @@ still per frame. take.json's essentials travel in the clip's metadata under "gen
 from __future__ import annotations
 
 import os
-import uuid
 from pathlib import Path
 from typing import Iterable, Optional
 
 import opentimelineio as otio
 
-from .takes import Take, TakeError
+from .takes import Take, TakeError, write_text_atomically
 
 TIMELINE_RATE = 24  # Ray3's frame grid (request.FPS); every take is published at it
 
@@ -62,22 +61,8 @@ def takes_timeline(takes: Iterable[Take], name: Optional[str] = None) -> otio.sc
 def write_otio(takes: Iterable[Take], path: os.PathLike | str, name: Optional[str] = None) -> Path:
     """Write the takes' timeline to ``path`` (.otio JSON), atomically."""
     timeline = takes_timeline(takes, name)
-    path = Path(os.path.abspath(path))
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
-    try:
-        # Named adapter: the temporary file's suffix would not tell OTIO which one to use.
-        otio.adapters.write_to_file(timeline, str(tmp), adapter_name="otio_json")
-        with open(tmp, "rb") as fh:
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
-    return path
+    text = otio.adapters.write_to_string(timeline, adapter_name="otio_json")
+    return write_text_atomically(path, text)
 
 
 __all__ = ["write_otio", "takes_timeline", "take_clip", "TIMELINE_RATE"]

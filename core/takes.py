@@ -18,9 +18,12 @@ import re
 import shutil
 import time
 import unicodedata
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional
+
+from .secrets import redact
 
 ROOT_ENV = "GENPLATE_ROOT"
 TAKE_JSON = "take.json"
@@ -274,12 +277,7 @@ def commit(staging: Staging, record: dict) -> "Take":
                             f"{key}={expected!r}")
 
     text = json.dumps(record, indent=2, ensure_ascii=False, default=str) + "\n"
-    tmp = staging.dir / f".{TAKE_JSON}.tmp"
-    with open(tmp, "w", encoding="utf-8") as fh:
-        fh.write(text)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, staging.dir / TAKE_JSON)
+    write_text_atomically(staging.dir / TAKE_JSON, text)
     for entry in os.scandir(staging.dir):
         if entry.is_file(follow_symlinks=False) and entry.name != TAKE_JSON:
             _fsync_file(entry.path)
@@ -294,6 +292,28 @@ def commit(staging: Staging, record: dict) -> "Take":
                         f"{exc.strerror or exc}") from exc
     _fsync_dir(staging.take_dir)
     return _take_from_dir(final_dir)
+
+
+def write_text_atomically(path: os.PathLike | str, text: str) -> Path:
+    """Write beside the target, flush to disk, then rename over it: readers (and a crash) see
+    the old file or the new one, never a part."""
+    path = _abs(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # A plain open (not mkstemp, which makes 0600 files) so the file gets the user's umask.
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
+    try:
+        with open(tmp, "x", encoding="utf-8", newline="\n") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
+    return path
 
 
 def _fsync_file(path: str) -> None:
@@ -451,13 +471,10 @@ def _parent_essentials(parent: Any) -> Any:
             if k in parent}
 
 
-_URL_QUERY = re.compile(r"([a-zA-Z][a-zA-Z0-9+.-]*://[^\s?#\"']+)\?[^\s\"']*")
-
-
 def _without_url_secrets(value: Any) -> Any:
-    """Drop the query string of any URL (where presigned signatures live)."""
+    """Every string through secrets.redact (URL query strings, keys and tokens removed)."""
     if isinstance(value, str):
-        return _URL_QUERY.sub(r"\1?<redacted>", value)
+        return redact(value)
     if isinstance(value, dict):
         return {k: _without_url_secrets(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
@@ -587,5 +604,5 @@ def load_take(ref: os.PathLike | str, root: os.PathLike | str | None = None) -> 
 __all__ = [
     "TakeError", "Staging", "Reservation", "Take", "slug", "validate_name", "version_label",
     "reserve", "commit", "find_for_job", "list_takes", "latest", "load_take",
-    "list_reservations", "release",
+    "list_reservations", "release", "write_text_atomically",
 ]
