@@ -283,8 +283,40 @@ class FakeProject(Recorded):
 class FakeGallery(Recorded):
     stub_class = "Gallery"
 
+    def __init__(self, world: World) -> None:
+        super().__init__(world)
+        self.album: Optional[FakeGalleryStillAlbum] = FakeGalleryStillAlbum(world)
+
     def GetCurrentStillAlbum(self):
-        return None
+        return self.album
+
+
+class FakeGalleryStill:
+    """GalleryStill has no API of its own (stubs); it only travels between calls."""
+
+    def __init__(self, frame: int) -> None:
+        self.frame = frame
+
+
+class FakeGalleryStillAlbum(Recorded):
+    stub_class = "GalleryStillAlbum"
+
+    def __init__(self, world: World) -> None:
+        super().__init__(world)
+        self.stills: list[FakeGalleryStill] = []
+
+    def GetStills(self):
+        return list(self.stills)
+
+    def ExportStills(self, stills, folder, prefix, fmt):
+        for n, still in enumerate(stills, 1):
+            # Resolve appends its own still number to the prefix.
+            Path(folder, f"{prefix}_1.{n}.1.{fmt}").write_bytes(png_bytes(4, 2, depth=16))
+        return True
+
+    def DeleteStills(self, stills):
+        self.stills = [s for s in self.stills if s not in stills]
+        return True
 
 
 class FakeFolder(Recorded):
@@ -591,6 +623,11 @@ class FakeTimeline(Recorded):
                                       "name": name, "customData": custom}
         return True
 
+    def GrabStill(self):
+        still = FakeGalleryStill(self.playhead)
+        self.project.gallery.album.stills.append(still)
+        return still
+
     def GetCurrentVideoItem(self):
         for track in reversed(self.tracks):
             for item in track:
@@ -683,7 +720,8 @@ class FakeTimelineItem(Recorded):
         return True
 
 
-FAKE_CLASSES = [FakeResolve, FakeProjectManager, FakeProject, FakeGallery, FakeFolder,
+FAKE_CLASSES = [FakeResolve, FakeProjectManager, FakeProject, FakeGallery,
+                FakeGalleryStillAlbum, FakeFolder,
                 FakeMediaPool, FakeMediaPoolItem, FakeTimeline, FakeTimelineItem]
 
 
