@@ -1,0 +1,581 @@
+"""Downloading outputs: resumed, retried, refreshed, verified, atomic, and quiet about secrets.
+
+A small object store runs on 127.0.0.1 in a thread. It serves bytes with Range support,
+accepts only URLs whose token it considers valid (like a presigned URL that can expire), and
+can be told to misbehave on the next request for a path: a body cut short, a connection
+reset, 503, an expiry 400, a wrong range, or ignoring Range altogether.
+"""
+from __future__ import annotations
+
+import collections
+import hashlib
+import io
+import logging
+import os
+import socket
+import struct
+import threading
+import time
+import zipfile
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+
+from genplate.core.backends.base import Output
+from genplate.core.delivery import ArchiveError
+from genplate.core.fetch import FetchedFile, FetchError, fetch_outputs
+from genplate.core.progress import Cancelled, CancelToken
+
+FAST = dict(backoff=0.001, max_backoff=0.01, timeout=(2.0, 2.0), chunk_size=4096)
+SECRET = "SIGSECRET"
+
+
+def mp4_bytes(size: int = 100_000, seed: int = 1) -> bytes:
+    body = hashlib.sha256(str(seed).encode()).digest() * (size // 32 + 1)
+    return (b"\x00\x00\x00\x18ftypisom\x00\x00\x02\x00isomiso2" + body)[:size]
+
+
+def exr_bytes(size: int = 5000) -> bytes:
+    return (b"\x76\x2f\x31\x01\x02\x00\x00\x00" + bytes(range(256)) * (size // 256 + 1))[:size]
+
+
+def zip_bytes(entries: dict[str, bytes]) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as z:
+        for name, data in entries.items():
+            z.writestr(name, data)
+    return buffer.getvalue()
+
+
+# -- the object store -------------------------------------------------------------------------
+
+class Store:
+    def __init__(self) -> None:
+        self.files: dict[str, bytes] = {}
+        self.valid_tokens = {"t0"}
+        self.faults: dict[str, collections.deque] = collections.defaultdict(collections.deque)
+        self.ignore_range = False
+        self.requests: list[dict] = []
+        self.lock = threading.Lock()
+        self.port = 0
+        self.generation = 0
+
+    def url(self, path: str, token: str = "t0") -> str:
+        return (f"http://127.0.0.1:{self.port}{path}?token={token}"
+                f"&X-Amz-Signature={SECRET}{token}&X-Amz-Expires=3600")
+
+    def fault(self, path: str, *faults) -> None:
+        self.faults[path].extend(faults)
+
+    def expire(self) -> None:
+        self.valid_tokens.clear()
+
+    def fresh(self) -> str:
+        """Mint a new valid token (what a new GET of the generation would do)."""
+        with self.lock:
+            self.generation += 1
+            token = f"t{self.generation}"
+            self.valid_tokens.add(token)
+            return token
+
+    def statuses(self, path: str) -> list[int]:
+        return [r["status"] for r in self.requests if r["path"] == path]
+
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, *args) -> None:  # keep test output clean
+        pass
+
+    def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
+        store: Store = self.server.store
+        parts = urlsplit(self.path)
+        token = parse_qs(parts.query).get("token", [""])[0]
+        entry = {"path": parts.path, "range": self.headers.get("Range"),
+                 "authorization": self.headers.get("Authorization")}
+        store.requests.append(entry)
+        data = store.files.get(parts.path)
+
+        def reply(status: int, body: bytes = b"", headers: dict | None = None) -> None:
+            entry["status"] = status
+            self.send_response(status)
+            for k, v in (headers or {}).items():
+                self.send_header(k, v)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        if data is None:
+            return reply(404, b"<Error><Code>NoSuchKey</Code></Error>")
+        if token not in store.valid_tokens:
+            return reply(403, b"<Error><Code>AccessDenied</Code><Message>Request has expired"
+                              b"</Message></Error>")
+        with store.lock:  # a fault is spent only by a request the store would serve
+            fault = store.faults[parts.path].popleft() if store.faults[parts.path] else None
+        if fault == "503":
+            return reply(503, b"Slow Down")
+        if fault == "400-expired":
+            return reply(400, b"<Error><Code>ExpiredToken</Code><Message>The provided token "
+                              b"has expired.</Message></Error>")
+        if fault == "400-bad":
+            return reply(400, b"<Error><Code>InvalidArgument</Code></Error>")
+        start = 0
+        requested = self.headers.get("Range")
+        if requested and not store.ignore_range:
+            start = int(requested.split("=")[1].split("-")[0])
+            if start >= len(data):
+                return reply(416, headers={"Content-Range": f"bytes */{len(data)}"})
+        if fault == "wrong-range" and start:
+            start = 0  # a broken server: answers 206 but from the beginning
+        status = 206 if requested and not store.ignore_range else 200
+        entry["status"] = status
+        self.send_response(status)
+        body = data[start:]
+        self.send_header("Content-Length", str(len(body)))
+        if status == 206:
+            self.send_header("Content-Range", f"bytes {start}-{len(data) - 1}/{len(data)}")
+        self.end_headers()
+        if fault == "stall":  # headers and a third of the body, then nothing for a while
+            self.wfile.write(body[: len(body) // 3])
+            self.wfile.flush()
+            time.sleep(1.0)
+            self.close_connection = True
+            return
+        if fault in ("truncate", "reset"):
+            self.wfile.write(body[: len(body) // 3])
+            self.wfile.flush()
+            if fault == "reset":  # an abrupt RST, not a polite close
+                self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
+                                           struct.pack("ii", 1, 0))
+            else:
+                self.connection.shutdown(socket.SHUT_RDWR)
+            self.connection.close()
+            self.close_connection = True
+            self.wfile = io.BytesIO()  # nothing more reaches the client
+            return
+        self.wfile.write(body)
+
+
+class Server(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request, client_address) -> None:  # resets are the point
+        pass
+
+
+@pytest.fixture
+def store():
+    s = Store()
+    server = Server(("127.0.0.1", 0), Handler)
+    server.store = s
+    s.port = server.server_address[1]
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True)
+    thread.start()
+    try:
+        yield s
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def refresher(store: Store, paths: list[tuple[str, str]]):
+    """What a backend's refresh does: a new GET of the generation, fresh URLs."""
+    calls = []
+
+    def refresh():
+        token = store.fresh()
+        calls.append(token)
+        return tuple(Output(type_, store.url(path, token)) for type_, path in paths)
+
+    refresh.calls = calls
+    return refresh
+
+
+def sha(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def listing(folder: Path) -> list[str]:
+    return sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*"))
+
+
+# -- plain downloads --------------------------------------------------------------------------
+
+def test_http_outputs_are_named_by_kind_verified_and_zip_extracted(store, tmp_path):
+    video, frames = mp4_bytes(), exr_bytes()
+    store.files["/gen/abc/video.exr"] = video  # a misleading URL name: ignored
+    store.files["/gen/abc/frames"] = zip_bytes({"exr/f.0001.exr": frames, "exr/f.0002.exr": frames})
+    outputs = [Output("video", store.url("/gen/abc/video.exr")), Output("exr", store.url("/gen/abc/frames"))]
+    dest = tmp_path / "delivery"
+    files = fetch_outputs(dest, outputs, refresh=None, progress=lambda *a: None, cancel=None, **FAST)
+    assert [(f.path.relative_to(dest).as_posix(), f.kind) for f in files] == [
+        ("output-0.mp4", "mp4"), ("output-1/exr/f.0001.exr", "exr"), ("output-1/exr/f.0002.exr", "exr")]
+    assert files[0] == FetchedFile(dest / "output-0.mp4", "mp4", len(video), sha(video))
+    assert files[1].sha256 == sha(frames) and files[1].bytes == len(frames)
+    assert (dest / "output-1.zip").is_file()  # paid for: kept beside its extraction
+    assert not [p for p in dest.rglob("*.part")]
+    assert all(r["authorization"] is None for r in store.requests)  # no credentials sent
+    assert all(f.path.is_absolute() for f in files)
+
+
+def test_file_urls_are_copied_like_downloads(tmp_path):
+    store_dir = tmp_path / "offline" / "gen1"
+    store_dir.mkdir(parents=True)
+    (store_dir / "video.mp4").write_bytes(mp4_bytes(50_000))
+    (store_dir / "exr.zip").write_bytes(zip_bytes({"a.exr": exr_bytes()}))
+    outputs = [Output("video", (store_dir / "video.mp4").as_uri()),
+               Output("exr", (store_dir / "exr.zip").as_uri())]
+    dest = tmp_path / "delivery"
+    files = fetch_outputs(dest, outputs, refresh=None, progress=lambda *a: None, cancel=None)
+    assert [f.path.relative_to(dest).as_posix() for f in files] == ["output-0.mp4", "output-1/a.exr"]
+    assert files[0].sha256 == sha(mp4_bytes(50_000))
+    assert files[1].kind == "exr"
+
+
+def test_missing_local_file_is_a_clear_error(tmp_path):
+    with pytest.raises(FetchError, match="does not exist"):
+        fetch_outputs(tmp_path / "d", [Output("video", (tmp_path / "nope.mp4").as_uri())],
+                      refresh=None, progress=lambda *a: None, cancel=None)
+
+
+def test_unknown_content_is_kept_as_bin_whatever_its_type_says(store, tmp_path):
+    store.files["/gen/x.mp4"] = b"this is not a video at all, but it was delivered" * 10
+    files = fetch_outputs(tmp_path, [Output("video", store.url("/gen/x.mp4"))], refresh=None,
+                          progress=lambda *a: None, cancel=None, **FAST)
+    assert files[0].path.name == "output-0.bin" and files[0].kind == "unknown"
+
+
+def test_progress_reports_bytes_under_the_final_name(store, tmp_path):
+    data = mp4_bytes(20_000)
+    store.files["/v"] = data
+    seen = []
+    fetch_outputs(tmp_path, [Output("video", store.url("/v"))], refresh=None,
+                  progress=lambda d, t, m: seen.append((d, t, m)), cancel=None, **FAST)
+    assert seen[-1] == (len(data), len(data), "output-0.mp4")
+    assert all(t == len(data) and m == "output-0.mp4" for _, t, m in seen)
+    assert [d for d, _, _ in seen] == sorted(d for d, _, _ in seen)
+
+
+# -- resuming ---------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("fault", ["truncate", "reset"])
+def test_a_body_cut_short_is_resumed_with_range(store, tmp_path, fault):
+    data = mp4_bytes(90_000)
+    store.files["/v"] = data
+    store.fault("/v", fault)
+    files = fetch_outputs(tmp_path, [Output("video", store.url("/v"))], refresh=None,
+                          progress=lambda *a: None, cancel=None, **FAST)
+    assert files[0].path.read_bytes() == data and files[0].sha256 == sha(data)
+    assert store.statuses("/v") == [200, 206]
+    resumed_at = int(store.requests[1]["range"].split("=")[1].rstrip("-"))
+    assert 0 < resumed_at < len(data)
+
+
+def test_a_stalled_body_times_out_and_is_resumed(store, tmp_path):
+    data = mp4_bytes(60_000)
+    store.files["/v"] = data
+    store.fault("/v", "stall")
+    started = time.monotonic()
+    files = fetch_outputs(tmp_path, [Output("video", store.url("/v"))], refresh=None,
+                          progress=lambda *a: None, cancel=None,
+                          **{**FAST, "timeout": (2.0, 0.2)})
+    assert time.monotonic() - started < 0.9  # gave up on the stalled read, did not wait it out
+    assert files[0].path.read_bytes() == data
+    assert store.statuses("/v") == [200, 206]
+
+
+def test_retries_and_refreshes_are_logged_without_the_signature(store, tmp_path, caplog):
+    store.files["/v"] = mp4_bytes(20_000)
+    store.fault("/v", "503", "truncate")
+    store.expire()
+    refresh = refresher(store, [("video", "/v")])
+    with caplog.at_level(logging.DEBUG, logger="genplate.core.fetch"):
+        fetch_outputs(tmp_path, [Output("video", store.url("/v"))], refresh=refresh,
+                      progress=lambda *a: None, cancel=None, **FAST)
+    fetch_records = [r for r in caplog.records if r.name == "genplate.core.fetch"]
+    assert len(fetch_records) >= 3  # the refresh, the 503, the broken body
+    assert all(SECRET not in r.getMessage() for r in fetch_records)
+
+
+def test_a_server_that_ignores_range_restarts_cleanly(store, tmp_path):
+    data = mp4_bytes(60_000)
+    store.files["/v"] = data
+    store.fault("/v", "truncate")
+    store.ignore_range = True
+    files = fetch_outputs(tmp_path, [Output("video", store.url("/v"))], refresh=None,
+                          progress=lambda *a: None, cancel=None, **FAST)
+    assert files[0].path.read_bytes() == data and files[0].sha256 == sha(data)
+    assert store.statuses("/v") == [200, 200]
+    assert store.requests[1]["range"]  # it asked to resume; the answer started over
+
+
+def test_a_wrong_range_answer_is_not_spliced(store, tmp_path):
+    data = mp4_bytes(60_000)
+    store.files["/v"] = data
+    store.fault("/v", "truncate", "wrong-range")
+    files = fetch_outputs(tmp_path, [Output("video", store.url("/v"))], refresh=None,
+                          progress=lambda *a: None, cancel=None, **FAST)
+    assert files[0].path.read_bytes() == data and files[0].sha256 == sha(data)
+    assert store.statuses("/v") == [200, 206, 200]
+
+
+def test_a_file_that_changes_size_between_requests_is_started_over(store, tmp_path):
+    old, new = mp4_bytes(60_000, seed=1), mp4_bytes(70_000, seed=2)
+    store.files["/v"] = old
+    store.fault("/v", "truncate")
+
+    def replace_once(*_):
+        store.files["/v"] = new
+
+    files = fetch_outputs(tmp_path, [Output("video", store.url("/v"))], refresh=None,
+                          progress=replace_once, cancel=None, **FAST)
+    assert files[0].path.read_bytes() == new and files[0].sha256 == sha(new)
+    assert store.statuses("/v") == [200, 206, 200]
+
+
+def test_a_complete_part_left_by_a_crash_is_finished_by_416(store, tmp_path):
+    data = mp4_bytes(30_000)
+    store.files["/v"] = data
+    (tmp_path / "output-0.part").write_bytes(data)  # killed after the last byte, before rename
+    files = fetch_outputs(tmp_path, [Output("video", store.url("/v"))], refresh=None,
+                          progress=lambda *a: None, cancel=None, **FAST)
+    assert store.statuses("/v") == [416]
+    assert files[0].sha256 == sha(data) and files[0].path.name == "output-0.mp4"
+
+
+def test_a_part_longer_than_the_file_starts_over(store, tmp_path):
+    data = mp4_bytes(30_000)
+    store.files["/v"] = data
+    (tmp_path / "output-0.part").write_bytes(data + b"junk")
+    files = fetch_outputs(tmp_path, [Output("video", store.url("/v"))], refresh=None,
+                          progress=lambda *a: None, cancel=None, **FAST)
+    assert store.statuses("/v") == [416, 200]
+    assert files[0].path.read_bytes() == data
+
+
+# -- expiry and refresh -----------------------------------------------------------------------
+
+def test_an_expired_url_is_refreshed_and_the_download_goes_on(store, tmp_path):
+    data = mp4_bytes(40_000)
+    store.files["/v"] = data
+    store.expire()
+    refresh = refresher(store, [("video", "/v")])
+    files = fetch_outputs(tmp_path, [Output("video", store.url("/v"))], refresh=refresh,
+                          progress=lambda *a: None, cancel=None, **FAST)
+    assert files[0].sha256 == sha(data)
+    assert refresh.calls == ["t1"]
+    assert store.statuses("/v") == [403, 200]
+
+
+def test_an_expiry_reported_as_400_is_refreshed_too(store, tmp_path):
+    store.files["/v"] = mp4_bytes(10_000)
+    store.fault("/v", "400-expired")
+    refresh = refresher(store, [("video", "/v")])
+    fetch_outputs(tmp_path, [Output("video", store.url("/v"))], refresh=refresh,
+                  progress=lambda *a: None, cancel=None, **FAST)
+    assert len(refresh.calls) == 1 and store.statuses("/v") == [400, 200]
+
+
+def test_a_plain_400_is_not_taken_for_an_expiry(store, tmp_path):
+    store.files["/v"] = mp4_bytes(10_000)
+    store.fault("/v", "400-bad")
+    refresh = refresher(store, [("video", "/v")])
+    with pytest.raises(FetchError, match="HTTP 400") as caught:
+        fetch_outputs(tmp_path, [Output("video", store.url("/v"))], refresh=refresh,
+                      progress=lambda *a: None, cancel=None, **FAST)
+    assert refresh.calls == [] and SECRET not in str(caught.value)
+
+
+def test_expiry_mid_download_resumes_on_the_fresh_url(store, tmp_path):
+    data = mp4_bytes(80_000)
+    store.files["/v"] = data
+    store.fault("/v", "truncate")
+    refresh = refresher(store, [("video", "/v")])
+    original = store.url("/v")
+
+    def expire_after_first(*_):
+        if store.requests and store.requests[0].get("status") == 200 and "t0" in store.valid_tokens:
+            store.valid_tokens.discard("t0")
+
+    files = fetch_outputs(tmp_path, [Output("video", original)], refresh=refresh,
+                          progress=expire_after_first, cancel=None, **FAST)
+    assert files[0].path.read_bytes() == data
+    assert store.statuses("/v") == [200, 403, 206]
+
+
+def test_refresh_matches_outputs_by_type_when_the_order_changes(store, tmp_path):
+    video, archive = mp4_bytes(), zip_bytes({"a.exr": exr_bytes()})
+    store.files["/video"], store.files["/exr"] = video, archive
+    store.expire()
+    refresh = refresher(store, [("exr", "/exr"), ("video", "/video")])  # reversed order
+    files = fetch_outputs(tmp_path, [Output("video", store.url("/video")), Output("exr", store.url("/exr"))],
+                          refresh=refresh, progress=lambda *a: None, cancel=None, **FAST)
+    assert [f.path.relative_to(tmp_path).as_posix() for f in files] == ["output-0.mp4", "output-1/a.exr"]
+    assert len(refresh.calls) == 1  # one refresh renewed every URL
+
+
+def test_refresh_that_loses_the_output_is_a_clear_error(store, tmp_path):
+    store.files["/v"] = mp4_bytes(1000)
+    store.expire()
+    refresh = refresher(store, [("image", "/v")])
+    with pytest.raises(FetchError, match="no longer among"):
+        fetch_outputs(tmp_path, [Output("video", store.url("/v"))], refresh=refresh,
+                      progress=lambda *a: None, cancel=None, **FAST)
+
+
+def test_refreshes_are_bounded_and_the_error_hides_the_signature(store, tmp_path):
+    store.files["/v"] = mp4_bytes(1000)
+    store.expire()
+    calls = []
+
+    def stale_refresh():  # a service that keeps handing out dead URLs
+        calls.append(1)
+        return (Output("video", store.url("/v", "dead")),)
+
+    with pytest.raises(FetchError) as caught:
+        fetch_outputs(tmp_path, [Output("video", store.url("/v"))], refresh=stale_refresh,
+                      progress=lambda *a: None, cancel=None, refreshes=2, **FAST)
+    message = str(caught.value)
+    assert len(calls) == 2 and store.statuses("/v") == [403, 403, 403]
+    assert "403" in message and "2 fresh URL" in message
+    assert SECRET not in message and "token=" not in message and "?<redacted>" in message
+    assert not (tmp_path / "output-0.mp4").exists()
+
+
+def test_an_expired_url_without_refresh_fails_clearly(store, tmp_path):
+    store.files["/v"] = mp4_bytes(1000)
+    store.expire()
+    with pytest.raises(FetchError, match="fresh URL") as caught:
+        fetch_outputs(tmp_path, [Output("video", store.url("/v"))], refresh=None,
+                      progress=lambda *a: None, cancel=None, **FAST)
+    assert SECRET not in str(caught.value)
+
+
+# -- retrying ---------------------------------------------------------------------------------
+
+def test_503_then_ok_is_retried(store, tmp_path):
+    data = mp4_bytes(10_000)
+    store.files["/v"] = data
+    store.fault("/v", "503", "503")
+    files = fetch_outputs(tmp_path, [Output("video", store.url("/v"))], refresh=None,
+                          progress=lambda *a: None, cancel=None, **FAST)
+    assert files[0].sha256 == sha(data) and store.statuses("/v") == [503, 503, 200]
+
+
+def test_503_forever_gives_up_after_the_bounded_attempts(store, tmp_path):
+    store.files["/v"] = mp4_bytes(1000)
+    store.fault("/v", *["503"] * 10)
+    with pytest.raises(FetchError, match="HTTP 503") as caught:
+        fetch_outputs(tmp_path, [Output("video", store.url("/v"))], refresh=None,
+                      progress=lambda *a: None, cancel=None, attempts=3, **FAST)
+    assert store.statuses("/v") == [503, 503, 503]
+    assert SECRET not in str(caught.value)
+
+
+def test_404_fails_at_once_without_the_signature(store, tmp_path):
+    with pytest.raises(FetchError, match="HTTP 404") as caught:
+        fetch_outputs(tmp_path, [Output("video", store.url("/missing"))], refresh=None,
+                      progress=lambda *a: None, cancel=None, **FAST)
+    assert len(store.requests) == 1
+    assert SECRET not in str(caught.value) and "token=" not in str(caught.value)
+
+
+def test_a_refused_connection_is_retried_then_reported_without_the_signature(tmp_path):
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    url = f"http://127.0.0.1:{port}/v.mp4?X-Amz-Signature={SECRET}&token=abc"
+    with pytest.raises(FetchError, match="cannot connect") as caught:
+        fetch_outputs(tmp_path, [Output("video", url)], refresh=None,
+                      progress=lambda *a: None, cancel=None, attempts=2, **FAST)
+    assert SECRET not in str(caught.value) and "abc" not in str(caught.value)
+    assert caught.value.__cause__ is None and caught.value.__suppress_context__
+
+
+def test_unsupported_scheme_and_no_outputs_are_refused(tmp_path):
+    with pytest.raises(FetchError, match="only file, http and https") as caught:
+        fetch_outputs(tmp_path, [Output("video", f"ftp://h/v.mp4?sig={SECRET}")], refresh=None,
+                      progress=lambda *a: None, cancel=None)
+    assert SECRET not in str(caught.value)
+    with pytest.raises(FetchError, match="no outputs"):
+        fetch_outputs(tmp_path, [], refresh=None, progress=lambda *a: None, cancel=None)
+
+
+def test_a_download_over_the_size_limit_is_refused_before_it_starts(store, tmp_path):
+    store.files["/v"] = mp4_bytes(10_000)
+    with pytest.raises(FetchError, match="limit"):
+        fetch_outputs(tmp_path, [Output("video", store.url("/v"))], refresh=None,
+                      progress=lambda *a: None, cancel=None, max_bytes=5000, **FAST)
+
+
+# -- idempotence and cancel -------------------------------------------------------------------
+
+def test_a_second_call_sends_no_request_and_returns_the_same_files(store, tmp_path):
+    store.files["/v"] = mp4_bytes()
+    store.files["/z"] = zip_bytes({"f/1.exr": exr_bytes(), "f/2.exr": exr_bytes(6000)})
+    outputs = [Output("video", store.url("/v")), Output("exr", store.url("/z"))]
+    first = fetch_outputs(tmp_path, outputs, refresh=None, progress=lambda *a: None, cancel=None, **FAST)
+    before = len(store.requests)
+    store.expire()  # even with dead URLs
+
+    def no_refresh():
+        raise AssertionError("a completed delivery must not ask the service again")
+
+    again = fetch_outputs(tmp_path, outputs, refresh=no_refresh, progress=lambda *a: None,
+                          cancel=None, **FAST)
+    assert again == first
+    assert len(store.requests) == before
+
+
+def test_a_second_call_downloads_again_a_file_damaged_since(store, tmp_path):
+    data = mp4_bytes(20_000)
+    store.files["/v"] = data
+    outputs = [Output("video", store.url("/v"))]
+    first = fetch_outputs(tmp_path, outputs, refresh=None, progress=lambda *a: None, cancel=None, **FAST)
+    first[0].path.write_bytes(data[:5000])  # truncated by something else
+    again = fetch_outputs(tmp_path, outputs, refresh=None, progress=lambda *a: None, cancel=None, **FAST)
+    assert again == first and again[0].path.read_bytes() == data
+    assert store.statuses("/v") == [200, 200]
+
+
+def test_a_crash_between_rename_and_record_is_recovered_without_network(store, tmp_path):
+    data = mp4_bytes(20_000)
+    store.files["/v"] = data
+    outputs = [Output("video", store.url("/v"))]
+    first = fetch_outputs(tmp_path, outputs, refresh=None, progress=lambda *a: None, cancel=None, **FAST)
+    (tmp_path / ".output-0.json").unlink()
+    again = fetch_outputs(tmp_path, outputs, refresh=None, progress=lambda *a: None, cancel=None, **FAST)
+    assert again == first and len(store.requests) == 1
+
+
+def test_cancel_mid_download_leaves_only_a_part_that_the_next_call_resumes(store, tmp_path):
+    data = mp4_bytes(100_000)
+    store.files["/v"] = data
+    token = CancelToken()
+    seen = []
+
+    def progress(done, total, message):
+        seen.append(done)
+        if len(seen) == 3:
+            token.cancel()
+
+    outputs = [Output("video", store.url("/v"))]
+    with pytest.raises(Cancelled):
+        fetch_outputs(tmp_path, outputs, refresh=None, progress=progress, cancel=token, **FAST)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["output-0.part"]
+    assert 0 < (tmp_path / "output-0.part").stat().st_size < len(data)
+    files = fetch_outputs(tmp_path, outputs, refresh=None, progress=lambda *a: None, cancel=None, **FAST)
+    assert files[0].path.read_bytes() == data and files[0].sha256 == sha(data)
+    assert store.requests[-1]["range"] and store.statuses("/v")[-1] == 206
+
+
+def test_a_zip_with_a_traversal_entry_is_refused_but_kept(store, tmp_path):
+    store.files["/z"] = zip_bytes({"ok.exr": exr_bytes(), "../../escape.exr": exr_bytes()})
+    with pytest.raises(ArchiveError, match="'..'"):
+        fetch_outputs(tmp_path / "d", [Output("exr", store.url("/z"))], refresh=None,
+                      progress=lambda *a: None, cancel=None, **FAST)
+    assert listing(tmp_path / "d") == [".output-0.json", "output-0.zip"]
+    assert not list(tmp_path.rglob("escape.exr"))
