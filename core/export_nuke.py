@@ -13,13 +13,20 @@ import re
 from pathlib import Path
 from typing import Iterable, Optional
 
+from .secrets import redact
 from .takes import Take, TakeError, write_text_atomically
 
 # Node colours (0xRRGGBBAA): the latest version green, older versions orange, like pipelines
-# mark outdated loads. The Nuke plugin uses the same two values so the snippet and the panel
-# agree (the plugin copies them: it may not import core).
+# mark outdated loads. The same two values as plugins/nuke/read.py (LATEST_COLOUR,
+# OUTDATED_COLOUR; the plugin cannot import core), so pasted nodes and inserted ones agree.
 LATEST_TILE_COLOR = 0x4CAF50FF
-OLDER_TILE_COLOR = 0xE08A1EFF
+OLDER_TILE_COLOR = 0xE8912DFF
+
+# The knob plugins/nuke/read.py reads (take_of) to recognise a genplate Read and recolour the
+# versions of a take across the script; its JSON holds these summary keys.
+PLUGIN_TAKE_KNOB = "genplate_take"
+_PLUGIN_TAKE_KEYS = ("shot", "name", "version", "kind", "dir", "pattern", "first", "last",
+                     "colorspace", "fps", "take_json", "job_id", "remote_id", "prompt")
 
 # The Nuke release the snippet claims to come from. Every knob below exists since Nuke 12, and
 # an older claim only means Nuke upgrades it silently on paste.
@@ -116,8 +123,8 @@ def read_node(take: Take, *, name: Optional[str] = None, xpos: int = 0, ypos: in
     provenance = json.dumps(take.provenance(), ensure_ascii=True, indent=1, sort_keys=False)
     lines += [
         " addUserKnob {20 genplate}",
-        " addUserKnob {1 genplate_take l take +DISABLED}",
-        f" genplate_take {tcl_quote(f'{take.shot}/{take.name}/{take.label}')}",
+        f" addUserKnob {{43 {PLUGIN_TAKE_KNOB} l \"genplate take\" +INVISIBLE}}",
+        f" {PLUGIN_TAKE_KNOB} {tcl_quote(_plugin_take_json(take))}",
         " addUserKnob {43 genplate_provenance l provenance +INVISIBLE}",
         f" genplate_provenance {tcl_quote(provenance)}",
         "}",
@@ -126,10 +133,14 @@ def read_node(take: Take, *, name: Optional[str] = None, xpos: int = 0, ypos: in
 
 
 def _label(take: Take) -> str:
-    text = f"{take.label} {take.kind}"
-    if take.colorspace:
-        text += f"\n{take.colorspace}"
-    return text
+    # The plugin's label (plugins/nuke/read.py read_plan): where it came from, then what it is.
+    return f"{take.shot}/{take.name} {take.label}\n{take.kind} \u00b7 {take.colorspace or 'default'}"
+
+
+def _plugin_take_json(take: Take) -> str:
+    summary = take.summary()
+    return json.dumps({k: redact(summary[k]) if isinstance(summary[k], str) else summary[k]
+                       for k in _PLUGIN_TAKE_KEYS}, sort_keys=True)
 
 
 def nuke_snippet(takes: Iterable[Take]) -> str:

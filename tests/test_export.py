@@ -145,6 +145,7 @@ def test_a_read_node_carries_every_knob(tmp_path):
     text = nuke_snippet([take])
     (node,) = read_snippet(text)
     provenance = json.loads(node.pop("genplate_provenance"))
+    plugin_take = json.loads(node.pop("genplate_take"))
     assert node == {
         "inputs": "0",
         "file_type": "exr",
@@ -156,13 +157,18 @@ def test_a_read_node_carries_every_knob(tmp_path):
         "colorspace": "ACEScg",
         "raw": "false",
         "name": "road_v001",
-        "label": "v001 draft\nACEScg",
+        "label": "sh010/road v001\ndraft \u00b7 ACEScg",
         "tile_color": f"0x{LATEST_TILE_COLOR:08x}",
         "xpos": "0", "ypos": "0",
-        "genplate_take": "sh010/road/v001",
-        "addUserKnob": ["20 genplate", "1 genplate_take l take +DISABLED",
+        "addUserKnob": ["20 genplate", '43 genplate_take l "genplate take" +INVISIBLE',
                         "43 genplate_provenance l provenance +INVISIBLE"],
     }
+    # What plugins/nuke/read.py keeps on the Reads it makes (take_of reads it to recolour
+    # versions), so a pasted node is a genplate Read to the plugin too.
+    summary = take.summary()
+    assert plugin_take == {k: summary[k] for k in (
+        "shot", "name", "version", "kind", "dir", "pattern", "first", "last", "colorspace", "fps",
+        "take_json", "job_id", "remote_id", "prompt")}
     assert provenance == take.provenance()
     assert provenance["job_id"] == "jA" and provenance["remote_id"] == "off-jA"
     assert provenance["colour"]["working_space"] == "ACEScg"
@@ -183,7 +189,8 @@ def test_a_nasty_prompt_and_path_survive_the_round_trip(tmp_path):
     assert node["file"] == take.pattern
     assert Path(node["file"] % 1001).is_file()
     assert node["colorspace"] == "ACES - ACEScg"
-    assert node["label"] == "v001 draft\nACES - ACEScg"
+    assert node["label"] == "sh010/road v001\ndraft \u00b7 ACES - ACEScg"
+    assert json.loads(node["genplate_take"])["prompt"] == NASTY
     # Braces balance when counted the way a node block is split (escaped ones don't count).
     body = text.split("\n", 2)[2]
     depth = 0
@@ -212,7 +219,7 @@ def test_versions_side_by_side_latest_green_older_orange(tmp_path):
     assert [n["name"] for n in nodes] == ["road_v001", "road_v002"]
     assert [n["tile_color"] for n in nodes] == [f"0x{OLDER_TILE_COLOR:08x}",
                                                 f"0x{LATEST_TILE_COLOR:08x}"]
-    assert [n["label"] for n in nodes] == ["v001 draft\nACEScg", "v002 master\nACEScg"]
+    assert [n["label"].split("\n")[1] for n in nodes] == ["draft \u00b7 ACEScg", "master \u00b7 ACEScg"]
     xs = [int(n["xpos"]) for n in nodes]
     assert xs[1] - xs[0] >= 100 and {n["ypos"] for n in nodes} == {"0"}
     assert LATEST_TILE_COLOR != OLDER_TILE_COLOR
