@@ -467,7 +467,7 @@ _REQUEST_ESSENTIALS = ("prompt", "model", "type", "resolution", "aspect_ratio", 
 def _parent_essentials(parent: Any) -> Any:
     if not isinstance(parent, dict):
         return parent
-    return {k: parent[k] for k in ("shot", "name", "version", "job_id", "remote_id", "dir")
+    return {k: parent[k] for k in ("shot", "name", "version", "kind", "job_id", "remote_id", "dir")
             if k in parent}
 
 
