@@ -134,7 +134,8 @@ def read_node(take: Take, *, name: Optional[str] = None, xpos: int = 0, ypos: in
 
 def _label(take: Take) -> str:
     # The plugin's label (plugins/nuke/read.py read_plan): where it came from, then what it is.
-    return f"{take.shot}/{take.name} {take.label}\n{take.kind} \u00b7 {take.colorspace or 'default'}"
+    space = take.colorspace or "default"
+    return f"{take.shot}/{take.name} {take.label}\n{take.kind} \u00b7 {space}"
 
 
 def _plugin_take_json(take: Take) -> str:

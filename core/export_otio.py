@@ -49,7 +49,8 @@ def takes_timeline(takes: Iterable[Take], name: Optional[str] = None) -> otio.sc
     takes = list(takes)
     if not takes:
         raise TakeError("no takes to export: name at least one take")
-    title = name or (f"{takes[0].shot} takes" if len({t.shot for t in takes}) == 1 else "genplate takes")
+    shots = {t.shot for t in takes}
+    title = name or (f"{takes[0].shot} takes" if len(shots) == 1 else "genplate takes")
     track = otio.schema.Track(name="genplate", kind=otio.schema.TrackKind.Video)
     for take in takes:
         track.append(take_clip(take))

@@ -77,7 +77,8 @@ def tcl_commands(text: str) -> list[list[str]]:
                     j += 2
                     continue
                 if c in "[$":
-                    raise Unescaped(f"unescaped {c!r} at offset {j}: {text[max(0, j - 30):j + 30]!r}")
+                    near = text[max(0, j - 30):j + 30]
+                    raise Unescaped(f"unescaped {c!r} at offset {j}: {near!r}")
                 out.append(c)
                 j += 1
             words.append("".join(out))
@@ -120,8 +121,9 @@ def test_the_reader_refuses_what_nuke_would_evaluate():
 
 # -- the Nuke snippet --------------------------------------------------------------------------
 
-@pytest.mark.parametrize("text", [NASTY, "", "plain", "ACES - ACEScg", "C:/show/a b.%04d.exr",
-                                  "#comment", "tail\\", "\u00e9t\u00e9 \u6771\u4eac", "x;y", "}", "{"])
+@pytest.mark.parametrize("text", [
+    NASTY, "", "plain", "ACES - ACEScg", "C:/show/a b.%04d.exr", "#comment", "tail\\",
+    "\u00e9t\u00e9 \u6771\u4eac", "x;y", "}", "{"])
 def test_tcl_quote_reads_back_as_the_same_text(text):
     word = tcl_quote(text)
     assert tcl_commands(f"knob {word}") == [["knob", text]]
@@ -219,7 +221,8 @@ def test_versions_side_by_side_latest_green_older_orange(tmp_path):
     assert [n["name"] for n in nodes] == ["road_v001", "road_v002"]
     assert [n["tile_color"] for n in nodes] == [f"0x{OLDER_TILE_COLOR:08x}",
                                                 f"0x{LATEST_TILE_COLOR:08x}"]
-    assert [n["label"].split("\n")[1] for n in nodes] == ["draft \u00b7 ACEScg", "master \u00b7 ACEScg"]
+    assert [n["label"].split("\n")[1] for n in nodes] == ["draft \u00b7 ACEScg",
+                                                          "master \u00b7 ACEScg"]
     xs = [int(n["xpos"]) for n in nodes]
     assert xs[1] - xs[0] >= 100 and {n["ypos"] for n in nodes} == {"0"}
     assert LATEST_TILE_COLOR != OLDER_TILE_COLOR

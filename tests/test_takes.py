@@ -189,7 +189,8 @@ def test_processes_reserving_at_once_never_share_a_version(tmp_path):
     workers, per_worker = 6, 4
     barrier = ctx.Barrier(workers)
     queue = ctx.Queue()
-    procs = [ctx.Process(target=_process_worker, args=(str(tmp_path), barrier, w, per_worker, queue))
+    procs = [ctx.Process(target=_process_worker,
+                         args=(str(tmp_path), barrier, w, per_worker, queue))
              for w in range(workers)]
     for p in procs:
         p.start()
