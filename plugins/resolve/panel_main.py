@@ -1,0 +1,187 @@
+"""The genplate panel for Resolve, in genplate's own Python: `python -m genplate.resolve.panel_main`.
+
+Started by the Scripts-menu launcher (genplate.resolve.launcher). It attaches to the running
+Resolve Studio (external scripting), shows the shared panel with the ResolveAdapter plus a
+strip of Resolve-only choices (track, takes stacking, a timeline from takes), and quits when
+Resolve goes away, so no orphan window outlives it (hosts.md §3.3). Jobs run in engine
+workers and survive the panel and Resolve closing.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import threading
+from typing import Any, Callable, Optional
+
+from genplate.panel.panel import GenplatePanel
+from genplate.panel.qt import Qt, QtCore, QtWidgets, app_instance
+
+from . import insert as I
+from .adapter import ResolveAdapter
+from .connect import ResolveConnectError, attach
+
+WATCH_MS = 5000
+
+
+def parse_args(argv: Optional[list[str]] = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="genplate-resolve",
+                                     description="genplate's panel, attached to Resolve Studio")
+    parser.add_argument("--product", default="", help="product name Resolve reported")
+    parser.add_argument("--version", default="", help="Resolve's version")
+    parser.add_argument("--root", default="", help="takes root (default: $GENPLATE_ROOT)")
+    return parser.parse_args(argv)
+
+
+class ResolveControls(QtWidgets.QGroupBox):
+    """Resolve-only choices: where a take goes, and a timeline from a set of takes."""
+
+    def __init__(self, adapter: ResolveAdapter, panel: GenplatePanel, parent=None) -> None:
+        super().__init__("Resolve", parent)
+        self.adapter = adapter
+        self.panel = panel
+        layout = QtWidgets.QGridLayout(self)
+        self.track = QtWidgets.QSpinBox()
+        self.track.setObjectName("genplateResolveTrack")
+        self.track.setRange(0, 99)
+        self.track.setSpecialValueText("first free")
+        self.track.setPrefix("V")
+        self.track.valueChanged.connect(self._sync)
+        self.stack = QtWidgets.QCheckBox("new versions as takes on the timeline clip")
+        self.stack.setChecked(True)
+        self.stack.toggled.connect(self._sync)
+        self.on_timeline = QtWidgets.QCheckBox("place at the playhead")
+        self.on_timeline.setChecked(True)
+        self.on_timeline.toggled.connect(self._sync)
+        self.timeline_button = QtWidgets.QPushButton("New timeline from takes (OTIO)")
+        self.timeline_button.setObjectName("genplateResolveOtio")
+        self.timeline_button.clicked.connect(self.timeline_from_takes)
+        hint = QtWidgets.QLabel("Grabbed frames: a marker named start, end or keyframe:N, "
+                                "else the frame under the playhead.")
+        hint.setWordWrap(True)
+        self.note = QtWidgets.QLabel("")
+        self.note.setObjectName("genplateResolveNote")
+        self.note.setWordWrap(True)
+        layout.addWidget(QtWidgets.QLabel("track"), 0, 0)
+        layout.addWidget(self.track, 0, 1)
+        layout.addWidget(self.on_timeline, 0, 2)
+        layout.addWidget(self.stack, 1, 0, 1, 3)
+        layout.addWidget(self.timeline_button, 2, 0, 1, 3)
+        layout.addWidget(hint, 3, 0, 1, 3)
+        layout.addWidget(self.note, 4, 0, 1, 3)
+        self._worker: Optional[threading.Thread] = None
+
+    def _sync(self) -> None:
+        self.adapter.track = self.track.value() or None
+        self.adapter.stack_takes = self.stack.isChecked()
+        self.adapter.on_timeline = self.on_timeline.isChecked()
+
+    def chosen_takes(self) -> list[dict]:
+        """The selected takes, or every listed take when fewer than two are selected."""
+        lst = self.panel.takes_list
+        selected = [i.data(Qt.ItemDataRole.UserRole) for i in lst.selectedItems()]
+        if len(selected) >= 2:
+            return selected
+        return [lst.item(n).data(Qt.ItemDataRole.UserRole) for n in range(lst.count())]
+
+    def timeline_from_takes(self, *, run_json: Optional[Callable[[list[str]], dict]] = None) -> None:
+        takes = [t for t in self.chosen_takes() if t]
+        if not takes:
+            self.say("no takes listed for this shot")
+            return
+        name = f"genplate {takes[0].get('shot', '')}".strip()
+        self.timeline_button.setEnabled(False)
+        self.say(f"writing a timeline of {len(takes)} takes …")
+
+        def work() -> None:
+            try:
+                path = I.export_otio(takes, name, run_json=run_json,
+                                     directory=self.adapter.still_dir)
+            except Exception as exc:
+                self.adapter.run_on_main_thread(self._done, None, f"OTIO export failed: {exc}")
+                return
+            self.adapter.run_on_main_thread(self._import, path, takes, name)
+
+        self._worker = threading.Thread(target=work, name="genplate-otio", daemon=True)
+        self._worker.start()
+
+    def _import(self, path: str, takes: list[dict], name: str) -> None:
+        try:
+            result = I.import_otio_timeline(self.adapter.project(), path, takes, name)
+        except Exception as exc:
+            self._done(None, f"timeline import failed: {exc}")
+            return
+        self._done(result, None)
+
+    def _done(self, result: Optional[dict], error: Optional[str]) -> None:
+        self.timeline_button.setEnabled(True)
+        if error:
+            self.say(error, error=True)
+        else:
+            assert result is not None
+            extra = f" ({'; '.join(result['warnings'])})" if result.get("warnings") else ""
+            self.say(f"new timeline {result['timeline']}: {result['clips_tagged']} of "
+                     f"{result['takes']} takes tagged{extra}")
+
+    def say(self, message: str, *, error: bool = False) -> None:
+        self.note.setStyleSheet("color: #e06c5a;" if error else "")
+        self.note.setText(message)
+
+
+class ResolveWindow(QtWidgets.QWidget):
+    """The panel and the Resolve strip in one window; closes itself when Resolve is gone."""
+
+    def __init__(self, resolve: Any, adapter: ResolveAdapter, *, panel: Optional[GenplatePanel] = None,
+                 watch_ms: int = WATCH_MS) -> None:
+        super().__init__()
+        self.setObjectName("genplateResolveWindow")
+        self.setWindowTitle("genplate — DaVinci Resolve")
+        self.setWindowFlag(Qt.WindowType.WindowStaysOnTopHint, True)
+        self.resolve = resolve
+        self.adapter = adapter
+        self.panel = panel or GenplatePanel(adapter)
+        self.controls = ResolveControls(adapter, self.panel)
+        layout = QtWidgets.QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.panel, 1)
+        layout.addWidget(self.controls)
+        self.watch = QtCore.QTimer(self)
+        self.watch.setInterval(watch_ms)
+        self.watch.timeout.connect(self.check_resolve)
+        self.watch.start()
+
+    def check_resolve(self) -> bool:
+        try:
+            alive = bool(self.resolve.GetVersionString())
+        except Exception:
+            alive = False
+        if not alive:
+            self.watch.stop()
+            self.close()
+        return alive
+
+
+def main(argv: Optional[list[str]] = None, *, attach_fn: Callable[..., Any] = attach,
+         show_error: Optional[Callable[[str], None]] = None, run: bool = True) -> Any:
+    """Attach and show the window; exit code (or the window when ``run`` is False)."""
+    args = parse_args(argv)
+    app = app_instance()
+    try:
+        resolve = attach_fn(product_hint=args.product or None)
+    except ResolveConnectError as exc:
+        print(f"genplate: {exc}", file=sys.stderr)
+        if show_error is None:
+            QtWidgets.QMessageBox.critical(None, "genplate — DaVinci Resolve", str(exc))
+        else:
+            show_error(str(exc))
+        return 2
+    adapter = ResolveAdapter(resolve, root=args.root)
+    window = ResolveWindow(resolve, adapter)
+    window.resize(660, 940)
+    window.show()
+    if not run:
+        return window
+    return app.exec()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
