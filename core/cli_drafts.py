@@ -195,7 +195,7 @@ def cmd_promote(args: argparse.Namespace) -> int:
         sdr_mode=args.sdr_mode, working_space=args.working_space, config=args.config,
         compression=args.compression, parent=promotion.parent)
     job = submit(ledger, request, spec, backend, project=project)
-    cli._say(f"genplate: job {job.id}: master {request.describe()} from "
+    cli._say(f"genplate: job {job.id}: {request.describe()} from "
              f"{take.shot}/{take.name}/v{take.version:03d} ({len(promotion.pinned)} frame(s) "
              f"pinned) on {backend}")
     if args.detach:

@@ -31,8 +31,13 @@ FONT = "DroidSansMono"
 
 # -- frames through the view -----------------------------------------------------------------
 
+def config_of(colour: dict) -> Optional[str]:
+    """The OCIO config a take was published with, from take.json's "colour" record."""
+    return colour.get("config_uri") or _config_uri(colour.get("config"))
+
+
 def _config_uri(config) -> Optional[str]:
-    """take.json's colour "config" is the colour module's record (a dict) or a plain string."""
+    """A config given as a path/URI string or as the colour module's record (a dict)."""
     if isinstance(config, dict):
         return config.get("uri") or config.get("path") or config.get("name")
     return config or None
@@ -48,12 +53,18 @@ def display_processor(working_space: Optional[str], config=None):
     try:
         from ..ocio.config import resolve_config, working_space as role_working_space
         from ..ocio.processors import display_processor as ocio_display
-
-        info = resolve_config(uri)
-        space = working_space or role_working_space(info.config)
-        return ocio_display(info, space)
     except ImportError:
         pass
+    else:
+        try:
+            info = resolve_config(uri)
+        except Exception:
+            if uri is None:
+                raise
+            # The take's config is gone (moved, another machine): view it in the one in force.
+            info = resolve_config(None)
+        space = working_space or role_working_space(info.config)
+        return ocio_display(info, space)
     import PyOpenColorIO as ocio
 
     from ..ocio.builtin import BUILTIN_CONFIG
@@ -365,7 +376,7 @@ def take_thumbnail(take_dir: Path, record: dict) -> Optional[np.ndarray]:
     colour = record.get("colour") or {}
     try:
         return to_display(read_rgb(frames[len(frames) // 2]), colour.get("working_space"),
-                          colour.get("config"))
+                          config_of(colour))
     except Exception:
         return None
 

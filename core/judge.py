@@ -513,10 +513,12 @@ def judge_take(take_dir: Path | str, *, config: Optional[JudgeConfig] = None, wr
         raise JudgeError(f"{take_dir}: no EXR frames beside take.json")
     fps = float((record.get("frames") or {}).get("fps") or 24.0)
     expected = Expected.from_request(record.get("request") or {}, fps=fps)
+    from .contact_sheet import config_of
+
     colour = record.get("colour") or {}
     scores = measure_frames(paths, expected=expected, config=config,
                             working_space=colour.get("working_space"),
-                            ocio_config=colour.get("config"), progress=progress, cancel=cancel)
+                            ocio_config=config_of(colour), progress=progress, cancel=cancel)
     if write:
         data = scores.to_json()
         data["take"] = {"shot": record.get("shot"), "name": record.get("name"),

@@ -82,7 +82,7 @@ def plan(take, *, resolution: str = "1080p", keyframes: int = DEFAULT_KEYFRAMES,
          exr: bool = True, inputs_dir: Path, name: Optional[str] = None,
          shot: Optional[str] = None, root: Optional[str] = None) -> Promotion:
     """The master request for ``take`` (a takes.Take) and the PNGs it pins (written now)."""
-    from .contact_sheet import exr_to_png
+    from .contact_sheet import config_of, exr_to_png
     from .judge import frame_paths
 
     if resolution not in MASTER_RESOLUTIONS:
@@ -144,7 +144,7 @@ def plan(take, *, resolution: str = "1080p", keyframes: int = DEFAULT_KEYFRAMES,
             continue
         position = draft_frame(index, 0, len(paths), draft.duration)
         png = out_dir / f"{take.name}_v{take.version:03d}_kf{index:03d}.png"
-        exr_to_png(paths[position], png, colour.get("working_space"), colour.get("config"))
+        exr_to_png(paths[position], png, colour.get("working_space"), config_of(colour))
         pinned.append((index, first + position, png))
         given[index] = MediaRef(path=str(png.resolve()))
     all_keyframes = tuple(Keyframe(i, given[i]) for i in sorted(given))
