@@ -606,6 +606,10 @@ def build(config: str = "aces_1.3", gui: bool = True, version: int = 16,
     nuke.delete = delete
     nuke.root = lambda: nuke._root
     nuke.thisNode = lambda: nuke._this
+    nuke._this_knob = None
+    nuke.thisKnob = lambda: nuke._this_knob
+    nuke.on_script_load = []
+    nuke.addOnScriptLoad = lambda fn, *a, **kw: nuke.on_script_load.append(fn)
     nuke.thisGroup = lambda: nuke._context[-1]
 
     def allNodes(filter: Optional[str] = None, group: Optional[Node] = None,  # noqa: A002,N802
@@ -873,8 +877,12 @@ def uninstall() -> None:
     for name in ("nuke", "nukescripts", "nukescripts.panels"):
         sys.modules.pop(name, None)
     # genplate.nuke modules hold a reference to the fake they imported; drop them too.
+    # `from . import read` takes the package's attribute before sys.modules, so drop both.
+    package = sys.modules.get("genplate.nuke")
     for name in [m for m in sys.modules if m.startswith("genplate.nuke.")]:
         del sys.modules[name]
+        if package is not None and hasattr(package, name.rsplit(".", 1)[1]):
+            delattr(package, name.rsplit(".", 1)[1])
 
 
 def set_env_gui(nuke: types.ModuleType, gui: bool) -> None:
