@@ -33,6 +33,7 @@ from genplate.ocio import ColourError, ConfigError
 from genplate.ocio import config as ocfg
 from genplate.ocio import processors as oproc
 from genplate.ocio import sources as S
+from genplate.ocio import memo as omemo
 
 from . import __version__
 from . import ingest_exr as X
@@ -59,6 +60,7 @@ class IngestOptions:
     assume: str = V.DEFAULT_ASSUME  # what tags an untagged video lacks are taken to be
     source_tags: Optional[str] = None  # overrides the stream's tags ("bt709 full srgb")
     peak_nits: int = 1000  # the HDR view inverted for PQ/HLG (1000 unless the master is brighter)
+    exact_table: bool = True  # 8-bit display-match through the exact memo table (same result)
     host_config: Optional[str] = None  # the config of the host that asked (Nuke, Resolve)
     workers: Optional[int] = None  # default: one per core
     thumbnail_width: int = 480
@@ -400,6 +402,12 @@ def _ingest_video(chosen: tuple[SourceFile, V.VideoProbe], *, info, working, chr
                                   peak_nits=options.peak_nits)
     out_depth = _out_depth(options)
     cpu = oproc.video_processor(info, transform, probe.coding, out_depth=out_depth)
+    table = None
+    if options.exact_table and probe.coding.plane_bits == 8 and transform.mode == S.DISPLAY_MATCH:
+        # The ACES 2.0 inverse costs ~1.6 MP/s a core; 8-bit triples repeat, so memoise them.
+        table = omemo.exact_table(oproc.video_key(info, transform, probe.coding, out_depth=out_depth),
+                            cpu, dtype=np.float16 if options.pixel_type == "half" else np.float32,
+                            threads=workers)
     fspec = _frame_spec(width=probe.width, height=probe.height, fps=probe.fps, chroma=chroma,
                         interop=interop, attributes=attributes, options=options, info=info,
                         working=working, transform=transform, source_kind=probe.source_kind)
@@ -430,10 +438,13 @@ def _ingest_video(chosen: tuple[SourceFile, V.VideoProbe], *, info, working, chr
         out = getattr(local, "out", None)
         if out is None:
             out = local.out = np.empty((h, w, 3), out_dtype)
-        src = ocio.PlanarImageDesc(y, cb, cr, w, h, in_depth, itemsize, stride)
-        dst = ocio.PackedImageDesc(out, w, h, 3, out_depth, out_size, 3 * out_size,
-                                   3 * out_size * w)
-        cpu.apply(src, dst)
+        if table is not None:
+            table.apply(y[:, :w], cb[:, :w], cr[:, :w], out)
+        else:
+            src = ocio.PlanarImageDesc(y, cb, cr, w, h, in_depth, itemsize, stride)
+            dst = ocio.PackedImageDesc(out, w, h, 3, out_depth, out_size, 3 * out_size,
+                                       3 * out_size * w)
+            cpu.apply(src, dst)
         frame = first + index
         X.write_frame(Path(staging.frame_path(frame)), out, fspec.spec_for(frame))
 
@@ -451,7 +462,9 @@ def _ingest_video(chosen: tuple[SourceFile, V.VideoProbe], *, info, working, chr
         source_kind=probe.source_kind, sdr_mode=options.sdr_mode, transform=transform,
         assumed=list(probe.assumed), sources=[], delivery="video",
         compression=options.compression, pixel_type=options.pixel_type, timecode=tc,
-        seconds=0.0, source_detail=probe.record(), warnings=list(probe.warnings))
+        seconds=0.0, source_detail=dict(probe.record(), processing=(
+            "exact memo table of 8-bit triples" if table is not None else "exact processor")),
+        warnings=list(probe.warnings))
 
 
 def _ingest_exr(chosen: list[SourceFile], *, info, working, chroma, interop, attributes,

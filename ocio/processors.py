@@ -63,12 +63,19 @@ def _cpu(info: ConfigInfo, group: ocio.Transform, in_depth, out_depth):
         raise ColourError(f"OCIO cannot build the processor in {info.label}: {exc}") from None
 
 
+def video_key(info: ConfigInfo, transform: InputTransform, coding: YCbCrCoding, *,
+              out_depth=F16) -> tuple:
+    """What identifies a clip's fused processor (and its exact memo table)."""
+    return ("video", info.cache_id, *transform.key(), *coding.key(),
+            int(bit_depth(coding.plane_bits)), int(out_depth))
+
+
 def video_processor(info: ConfigInfo, transform: InputTransform, coding: YCbCrCoding, *,
                     out_depth=F16, cache: Optional[ProcessorCache] = None):
     """Y'CbCr planes (4:4:4, 8- or 16-bit) -> the working space, one fused processor."""
     cache = PROCESSORS if cache is None else cache
     in_depth = bit_depth(coding.plane_bits)
-    key = ("video", info.cache_id, *transform.key(), *coding.key(), int(in_depth), int(out_depth))
+    key = video_key(info, transform, coding, out_depth=out_depth)
 
     def build():
         group = ocio.GroupTransform()

@@ -399,3 +399,14 @@ def test_cancel_stops_at_the_next_frame_and_leaves_no_partial_files(tmp_path):
     written = list(staging.dir.iterdir())
     assert 1 <= len(written) < 24
     assert not any(p.name.startswith(".") for p in written)
+
+
+def test_display_match_memo_table_gives_the_exact_frames(tmp_path, media):
+    table, result = _ingest(tmp_path, [media["sdr"].path], "table")
+    exact, plain = _ingest(tmp_path, [media["sdr"].path], "exact", exact_table=False)
+    assert result.colour_record()["source"]["processing"].startswith("exact memo table")
+    assert plain.colour_record()["source"]["processing"] == "exact processor"
+    for frame in (1001, 1003):
+        a, _ = read_exr(table.frame_path(frame))
+        b, _ = read_exr(exact.frame_path(frame))
+        assert np.array_equal(a, b)

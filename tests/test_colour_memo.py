@@ -1,0 +1,113 @@
+"""The exact memo table of 8-bit Y'CbCr triples: bit-identical to the exact processor."""
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+import PyOpenColorIO as ocio
+import pytest
+
+from genplate.ocio import BUILTIN_CONFIG
+from genplate.ocio import config as C
+from genplate.ocio import memo as M
+from genplate.ocio import processors as P
+from genplate.ocio import sources as S
+from genplate.ocio.ycbcr import YCbCrCoding
+
+
+def _frames(n, h=96, w=160, seed=0):
+    """Photo-like planes: gradients, a bright area near white, grain; moving a little each frame."""
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[0:h, 0:w]
+    out = []
+    for i in range(n):
+        y = 16 + 240 * ((xx + 5 * i) % w) / w * (0.6 + 0.4 * np.sin(yy / 9.0))
+        y = np.clip(y + rng.normal(0, 4, (h, w)), 0, 255).astype(np.uint8)
+        cb = np.clip(128 + 50 * np.sin(xx / 17.0 + i) + rng.normal(0, 3, (h, w)), 0, 255)
+        cr = np.clip(128 + 50 * np.cos(yy / 11.0) + rng.normal(0, 3, (h, w)), 0, 255)
+        cb, cr = cb.astype(np.uint8), cr.astype(np.uint8)
+        y[:4] = 230 + xx[:4] % 26  # a near-white strip: the steep top of the inverse
+        cb[:4] = cr[:4] = 128
+        out.append((y, cb, cr))
+    return out
+
+
+def _exact(cpu, planes, dtype):
+    y, cb, cr = planes
+    h, w = y.shape
+    out = np.empty((h, w, 3), dtype)
+    size = np.dtype(dtype).itemsize
+    depth = ocio.BIT_DEPTH_F16 if dtype == np.float16 else ocio.BIT_DEPTH_F32
+    cpu.apply(ocio.PlanarImageDesc(y, cb, cr, w, h, ocio.BIT_DEPTH_UINT8, 1, w),
+              ocio.PackedImageDesc(out, w, h, 3, depth, size, 3 * size, 3 * size * w))
+    return out
+
+
+@pytest.fixture(scope="module")
+def display_match():
+    info = C.load_config(BUILTIN_CONFIG)
+    t = S.input_transform(info.config, S.SDR_REC709, S.DISPLAY_MATCH, "ACEScg")
+    return info, t, YCbCrCoding("bt709", False, 8, 8)
+
+
+@pytest.mark.parametrize("dtype,depth", [(np.float16, P.F16), (np.float32, P.F32)])
+def test_table_is_bit_identical_to_the_exact_processor(display_match, dtype, depth):
+    info, t, coding = display_match
+    cpu = P.video_processor(info, t, coding, out_depth=depth)
+    table = M.ExactTable(cpu, dtype=dtype, threads=2)
+    bits = np.uint16 if dtype == np.float16 else np.uint32
+    for planes in _frames(3):
+        out = np.empty(planes[0].shape + (3,), dtype)
+        table.apply(*planes, out)
+        assert np.array_equal(out.view(bits), _exact(cpu, planes, dtype).view(bits))
+    assert out.max() > 60.0  # the steep top of the inverse is in there
+
+
+def test_known_triples_are_not_computed_again(display_match):
+    info, t, coding = display_match
+    table = M.ExactTable(P.video_processor(info, t, coding), threads=1)
+    planes = _frames(1)[0]
+    out = np.empty(planes[0].shape + (3,), np.float16)
+    table.apply(*planes, out)
+    unique = len(np.unique(M.ExactTable.keys(*planes)))
+    assert table.computed == unique
+    again = np.empty_like(out)
+    table.apply(*planes, again)
+    assert table.computed == unique
+    assert np.array_equal(out.view(np.uint16), again.view(np.uint16))
+
+
+def test_strided_plane_views_and_concurrent_workers(display_match):
+    info, t, coding = display_match
+    cpu = P.video_processor(info, t, coding)
+    table = M.ExactTable(cpu, threads=2)
+    frames = _frames(6, seed=3)
+    results = {}
+
+    def work(i):
+        # planes as swscale leaves them: rows padded beyond the width
+        padded = [np.pad(p, ((0, 0), (0, 32))) for p in frames[i]]
+        views = [p[:, :frames[i][0].shape[1]] for p in padded]
+        out = np.empty(frames[i][0].shape + (3,), np.float16)
+        table.apply(*views, out)
+        results[i] = out
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(6)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    for i, planes in enumerate(frames):
+        assert np.array_equal(results[i].view(np.uint16), _exact(cpu, planes, np.float16).view(np.uint16))
+
+
+def test_a_table_is_shared_per_processor_key(display_match):
+    info, t, coding = display_match
+    cache = M.TableCache(keep=1)
+    cpu = P.video_processor(info, t, coding)
+    key = P.video_key(info, t, coding)
+    a = M.exact_table(key, cpu, cache=cache)
+    assert M.exact_table(key, cpu, cache=cache) is a
+    other = P.video_key(info, t, YCbCrCoding("bt709", True, 8, 8))
+    assert M.exact_table(other, cpu, cache=cache) is not a
+    assert M.exact_table(key, cpu, cache=cache) is not a  # only one kept: memory stays bounded
