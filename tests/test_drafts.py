@@ -1,0 +1,217 @@
+"""Draft batches: N drafts run, judged, ranked, broken ones retried as recorded jobs, a sheet.
+
+The batch logic is tested with a quick stand-in runner that publishes small synthetic takes
+(clean, or broken for chosen seeds) through the real takes module; the last test runs the real
+thing end to end on the offline backend.
+"""
+from __future__ import annotations
+
+import json
+import threading
+from pathlib import Path
+
+import numpy as np
+import OpenImageIO as oiio
+import pytest
+
+from genplate.core import budget, cli, takes
+from genplate.core import ledger as L
+from genplate.core.budget import BudgetExceeded
+from genplate.core.drafts import DraftsError, draft_names, plan_requests, run_batch
+from genplate.core.jobs import PublishSpec
+from genplate.core.judge import JudgeConfig
+from genplate.core.request import ShotRequest
+
+N_FRAMES, W, H = 121, 64, 36
+
+
+def synthetic_frames(seed: int, broken: bool) -> list[np.ndarray]:
+    yy, xx = np.mgrid[0:H, 0:W].astype(np.float32)
+    rng = np.random.default_rng(seed)
+    tint = rng.uniform(0.6, 1.0, 3).astype(np.float32)
+    frames = []
+    for i in range(N_FRAMES):
+        cx = W * (0.1 + 0.8 * i / N_FRAMES)
+        ball = np.exp(-((xx - cx) ** 2 + (yy - H / 2) ** 2) / 60.0)
+        frames.append((0.05 + 0.2 * (xx / W)[..., None] * tint + 0.7 * ball[..., None] * tint)
+                      .astype(np.float32))
+    if broken:
+        frames[20:60] = [frames[20]] * 40  # frozen
+    return frames
+
+
+class StubRunner:
+    """Publishes a synthetic take per job; seeds in ``broken_seeds`` give a frozen clip."""
+
+    def __init__(self, ledger: L.Ledger, broken_seeds=(), fail_slots=()):
+        self.ledger = ledger
+        self.broken_seeds = set(broken_seeds)
+        self.fail_names = set(fail_slots)
+        self.sent: list[str] = []
+        self._lock = threading.Lock()
+
+    def run(self, job_id, *, progress=None, cancel=None, resend=False):
+        ledger = self.ledger
+        job = ledger.get(job_id)
+        with self._lock:
+            self.sent.append(job_id)
+        spec = PublishSpec.from_json(job.publish)
+        job = ledger.advance(job.id, L.SUBMITTED, remote_id=f"stub-{job.id}",
+                             spent_usd=job.estimate_usd)
+        if spec.name in self.fail_names:
+            return ledger.advance(job.id, L.FAILED, "content_moderated", spent_usd=0.0,
+                                  error="the service failed the generation (content_moderated)")
+        ledger.advance(job.id, L.DELIVERED)
+        ledger.advance(job.id, L.FETCHED)
+        ledger.advance(job.id, L.INGESTING)
+        request = ShotRequest.from_json(job.request)
+        staging = takes.reserve(spec.root, spec.shot, spec.name, job.id)
+        for i, frame in enumerate(synthetic_frames(request.seed, request.seed in self.broken_seeds)):
+            out = oiio.ImageOutput.create(str(staging.frame_path(1001 + i)))
+            out.open(str(staging.frame_path(1001 + i)), oiio.ImageSpec(W, H, 3, oiio.HALF))
+            out.write_image(frame)
+            out.close()
+        record = {"schema": "genplate.take/1", "shot": spec.shot, "name": spec.name,
+                  "version": staging.version, "kind": spec.kind, "job_id": job.id,
+                  "remote_id": f"stub-{job.id}", "request": job.request,
+                  # the stub's frames are small: ask the judge to expect what it gets
+                  "frames": {"first": 1001, "last": 1000 + N_FRAMES, "fps": 24, "width": W,
+                             "height": H, "pattern": staging.pattern},
+                  "colour": {"working_space": "ACEScg"}}
+        take = takes.commit(staging, record)
+        return ledger.advance(job.id, L.READY, take_dir=str(take.dir))
+
+
+@pytest.fixture
+def ledger():
+    return L.Ledger()
+
+
+def spec(tmp_path, name="kite") -> PublishSpec:
+    return PublishSpec(root=str(tmp_path / "takes"), shot="sh030", name=name)
+
+
+# The stub's takes are 64x36: judge size against that, not against the 360p request.
+CONFIG = JudgeConfig(analysis_width=32, size_tolerance=100.0)
+
+
+def test_names_and_seeds():
+    assert draft_names("kite", 3) == ["kite_d01", "kite_d02", "kite_d03"]
+    assert draft_names("kite", 100)[-1] == "kite_d100"
+    requests = plan_requests(ShotRequest.draft("a kite"), 3, seed=10)
+    assert [r.seed for r in requests] == [10, 11, 12]
+    assert {r.prompt for r in requests} == {"a kite"}
+    with pytest.raises(DraftsError, match="1 to 64"):
+        plan_requests(ShotRequest.draft("a kite"), 0, seed=1)
+
+
+def test_a_batch_is_judged_ranked_and_shown_on_a_sheet(tmp_path, ledger):
+    runner = StubRunner(ledger, broken_seeds={2})
+    batch = run_batch(ledger, ShotRequest.draft("a kite"), spec(tmp_path), "luma", 3, seed=1,
+                      runner=runner, retries=0, judge_config=CONFIG)
+    assert len(runner.sent) == 3
+    assert [d.name for d in batch.drafts][-1] == "kite_d02"  # the frozen one ranks last
+    assert [d.rank for d in batch.drafts] == [1, 2, 3]
+    broken = batch.drafts[-1]
+    assert broken.scores.broken and broken.scores.reasons[0].startswith("frozen")
+    for d in batch.drafts:
+        assert (Path(d.take_dir) / "scores.json").is_file()
+        assert (Path(d.take_dir) / "scores_plot.png").is_file()
+    sheet = batch.contact_sheet
+    assert sheet == tmp_path / "takes" / "sh030" / "contact_sheets" / f"kite_{batch.batch_id}.png"
+    image = oiio.ImageBuf(str(sheet))
+    assert image.spec().width > 3 * 300 and image.spec().format == oiio.UINT8
+    saved = json.loads(sheet.with_suffix(".json").read_text())
+    assert [d["name"] for d in saved["drafts"]] == [d.name for d in batch.drafts]
+    assert saved["drafts"][2]["verdict"] == "broken"
+    jobs = ledger.jobs(batch_id=batch.batch_id)
+    assert len(jobs) == 3 and {j.publish["kind"] for j in jobs} == {"draft"}
+    assert batch.spent_usd == pytest.approx(0.18)
+
+
+def test_a_broken_draft_is_retried_as_a_new_recorded_job(tmp_path, ledger):
+    runner = StubRunner(ledger, broken_seeds={2})
+    batch = run_batch(ledger, ShotRequest.draft("a kite"), spec(tmp_path), "luma", 3, seed=1,
+                      runner=runner, retries=2, judge_config=CONFIG)
+    assert len(runner.sent) == 4 and batch.retries_used == 1
+    retried = next(d for d in batch.drafts if d.name == "kite_d02")
+    assert not retried.scores.broken and retried.version == 2 and retried.judge_retries == 1
+    first, second = (ledger.get(j) for j in retried.jobs)
+    assert second.parent_id == first.id and second.attempt == 2
+    assert second.batch_id == batch.batch_id and second.request["seed"] == 4  # a fresh seed
+    assert any("judged broken" in (e.detail or "") and second.id in e.detail
+               for e in ledger.events(first.id))
+    # the broken version stays published (it was paid for); the retry is the next version
+    assert [t.version for t in takes.list_takes(tmp_path / "takes", "sh030", "kite_d02")] == [1, 2]
+    assert batch.spent_usd == pytest.approx(0.24)
+
+
+def test_retries_stop_at_the_allowance_and_at_the_cap(tmp_path, ledger):
+    runner = StubRunner(ledger, broken_seeds={1, 2, 3, 4, 5, 6, 7})
+    batch = run_batch(ledger, ShotRequest.draft("a kite"), spec(tmp_path), "luma", 2, seed=1,
+                      runner=runner, retries=3, judge_config=CONFIG)
+    assert batch.retries_used == 3 and len(runner.sent) == 5
+    budget.set_cap("show", 0.18)
+    runner = StubRunner(ledger, broken_seeds={1, 2, 3, 4})
+    batch = run_batch(ledger, ShotRequest.draft("a kite"), spec(tmp_path, "bird"), "luma", 2,
+                      seed=1, project="show", runner=runner, retries=5, judge_config=CONFIG)
+    assert len(runner.sent) == 3 and batch.retries_used == 1  # 0.12 + one 0.06 retry = the cap
+    assert any("not retried" in n and "cap" in n for n in batch.notes)
+
+
+def test_a_failed_generation_ranks_last_with_its_reason(tmp_path, ledger):
+    runner = StubRunner(ledger, fail_slots={"kite_d01"})
+    batch = run_batch(ledger, ShotRequest.draft("a kite"), spec(tmp_path), "luma", 2, seed=1,
+                      runner=runner, retries=2, judge_config=CONFIG)
+    last = batch.drafts[-1]
+    assert last.name == "kite_d01" and last.state == L.FAILED and last.scores is None
+    assert "content_moderated" in last.error
+    assert len(runner.sent) == 2  # a moderated draft is not retried
+    assert batch.contact_sheet.is_file()
+
+
+def test_a_batch_over_the_cap_is_refused_before_anything_is_recorded_or_sent(tmp_path, ledger):
+    budget.set_cap("show", 0.20)
+    runner = StubRunner(ledger)
+    with pytest.raises(BudgetExceeded, match=r"batch of 4 generations \(est\. \$0\.24\)"):
+        run_batch(ledger, ShotRequest.draft("a kite"), spec(tmp_path), "luma", 4, seed=1,
+                  project="show", runner=runner, judge_config=CONFIG)
+    assert runner.sent == [] and ledger.jobs() == []
+    # the offline renderer costs nothing, so the cap does not stand in its way
+    batch = run_batch(ledger, ShotRequest.draft("a kite"), spec(tmp_path), "offline", 4, seed=1,
+                      project="show", runner=runner, retries=0, judge_config=CONFIG)
+    assert len(batch.drafts) == 4
+
+
+def test_the_drafts_command_refuses_a_batch_over_the_cap(tmp_path, capsys):
+    code = cli.main(["budget", "--project", "show", "--cap", "0.1", "--json"])
+    assert code == 0
+    shown = json.loads(capsys.readouterr().out)
+    assert shown["projects"] == [{"project": "show", "cap_usd": 0.1, "spent_usd": 0.0,
+                                  "committed_usd": 0.0, "remaining_usd": 0.1}]
+    code = cli.main(["drafts", "a kite", "-n", "3", "--project", "show", "--backend", "luma",
+                     "--root", str(tmp_path / "takes"), "--json"])
+    out = json.loads(capsys.readouterr().out)
+    assert code == 2
+    assert "cap of $0.10" in out["error"] and "batch of 3" in out["error"]
+    assert "-n 1" in out["error"]
+    assert L.Ledger().jobs() == []
+    assert not (tmp_path / "takes").exists()
+
+
+@pytest.mark.slow
+def test_drafts_end_to_end_on_the_offline_backend(tmp_path, capsys):
+    """The real pipeline: offline render, fetch, ingest, publish, judge, rank, sheet."""
+    code = cli.main(["drafts", "a lighthouse on a cliff at dusk", "-n", "2", "--backend",
+                     "offline", "--root", str(tmp_path / "takes"), "--shot", "sh010", "--json"])
+    out = json.loads(capsys.readouterr().out)
+    assert code == 0, out
+    assert [d["name"] for d in sorted(out["drafts"], key=lambda d: d["slot"])] == [
+        "lighthouse_cliff_dusk_d01", "lighthouse_cliff_dusk_d02"]
+    assert sorted(d["rank"] for d in out["drafts"]) == [1, 2]
+    for d in out["drafts"]:
+        assert d["state"] == "ready" and d["verdict"] in ("ok", "broken")
+        assert Path(d["scores_json"]).is_file() and Path(d["plot"]).is_file()
+        record = json.loads((Path(d["take_dir"]) / "take.json").read_text())
+        assert record["kind"] == "draft" and record["frames"]["count"] == 121
+    assert Path(out["contact_sheet"]).is_file()
