@@ -30,6 +30,12 @@ def register(command) -> None:
     p.add_argument("--limit", type=int, default=2, help="drafts in flight at once (default 2)")
     p.add_argument("--backend", choices=("offline", "luma"))
     p.add_argument("--project", default="", help="project the spending counts against")
+    p.add_argument("--detach", action="store_true",
+                   help="record the drafts and return at once; a background process runs, "
+                        "judges and ranks them and writes the contact sheet (what the panels use)")
+
+    p = command("drafts-worker", cmd_drafts_worker, argparse.SUPPRESS, json_flag=False)
+    p.add_argument("spec", help="the batch's spec file, written by `drafts --detach`")
 
     p = command("judge", cmd_judge, "measure published takes (flicker, frozen, black, clipping, "
                                     "gamut, frame count): scores.json and a plot beside each")
@@ -98,6 +104,8 @@ def cmd_drafts(args: argparse.Namespace) -> int:
     total = request.estimate().usd * args.count
     cli._say(f"genplate: {args.count} draft(s) {publish.shot}/{publish.name}_d01..: "
              f"{request.describe()} each, est. ${total:.2f} in all, on {backend}")
+    if args.detach:
+        return _detach_batch(args, ledger, request, publish, backend, seed)
     bars: dict[str, object] = {}
 
     def progress_for(job_id: str):
@@ -119,6 +127,65 @@ def cmd_drafts(args: argparse.Namespace) -> int:
             bar.close()
     cli._emit(args, batch.to_json(), lambda: _describe_batch(batch))
     return 0 if any(d.scores is not None and not d.scores.broken for d in batch.drafts) else 1
+
+
+def _detach_batch(args, ledger, request, publish, backend: str, seed: int) -> int:
+    """Record the batch's jobs now (refused here if over the cap), then hand it to a process
+    of its own that outlives the caller (a host's panel), as `genplate worker` does for jobs."""
+    import os
+    import subprocess
+
+    from .drafts import DraftsError, sheet_path, submit_batch
+    from .jobs import job_dir
+    from .judge import write_json_atomic
+
+    cli = _cli()
+    try:
+        batch_id, outcomes, estimates = submit_batch(ledger, request, publish, backend,
+                                                     args.count, seed=seed, project=args.project)
+    except DraftsError as exc:
+        raise _command_error(exc) from exc
+    folder = ledger.path.parent / "batches"
+    folder.mkdir(parents=True, exist_ok=True)
+    spec_path = folder / f"{batch_id}.json"
+    write_json_atomic(spec_path, {
+        "batch_id": batch_id, "request": request.to_json(), "publish": publish.to_json(),
+        "backend": backend, "count": args.count, "seed": seed, "project": args.project,
+        "limit": args.limit, "retries": max(0, args.retries)})
+    log_path = folder / f"{batch_id}.log"
+    env = dict(os.environ)
+    env["GENPLATE_DATA_DIR"] = str(ledger.path.parent)
+    with open(log_path, "ab") as log:
+        subprocess.Popen([sys.executable, "-m", "genplate.core.cli", "drafts-worker",
+                          str(spec_path)], stdin=subprocess.DEVNULL, stdout=log,
+                         stderr=subprocess.STDOUT, env=env, start_new_session=True,
+                         close_fds=True)
+    sheet = sheet_path(publish, batch_id)
+    payload = {"batch": batch_id, "detached": True,
+               "jobs": [cli._job_json(ledger.get(o.job_id)) for o in outcomes],
+               "estimate_usd": round(sum(estimates), 4),
+               "contact_sheet": str(sheet), "batch_json": str(sheet.with_suffix(".json")),
+               "log": str(log_path)}
+    cli._emit(args, payload, lambda: f"batch {batch_id}: {len(outcomes)} draft(s) queued; the "
+                                     f"contact sheet will be {sheet}")
+    return 0
+
+
+def cmd_drafts_worker(args: argparse.Namespace) -> int:
+    """A detached batch: run, judge, retry, rank and draw it (started by `drafts --detach`)."""
+    from .drafts import run_batch
+    from .jobs import PublishSpec
+    from .request import ShotRequest
+
+    cli = _cli()
+    spec = json.loads(Path(args.spec).read_text())
+    batch = run_batch(cli._ledger(), ShotRequest.from_json(spec["request"]),
+                      PublishSpec.from_json(spec["publish"]), spec["backend"], spec["count"],
+                      seed=spec["seed"], project=spec["project"], limit=spec["limit"],
+                      retries=spec["retries"], batch_id=spec["batch_id"],
+                      say=lambda m: print(f"genplate: {m}", flush=True))
+    print(f"genplate: contact sheet {batch.contact_sheet}", flush=True)
+    return 0
 
 
 def _describe_batch(batch) -> str:

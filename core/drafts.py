@@ -93,6 +93,15 @@ class DraftBatch:
                 "notes": list(self.notes)}
 
 
+def new_batch_id() -> str:
+    return "b" + uuid.uuid4().hex[:11]
+
+
+def sheet_path(publish: PublishSpec, batch_id: str) -> Path:
+    """Where a batch's contact sheet goes (its JSON beside it, same stem)."""
+    return Path(publish.root) / publish.shot / SHEETS_DIR / f"{publish.name}_{batch_id}.png"
+
+
 def draft_names(name: str, n: int) -> list[str]:
     width = 2 if n < 100 else 3
     return [f"{name}_d{i:0{width}d}" for i in range(1, n + 1)]
@@ -113,22 +122,14 @@ def run_batch(ledger: L.Ledger, base: ShotRequest, publish: PublishSpec, backend
               seed: int = 1, project: str = "", limit: int = 2, retries: int = 2,
               runner: Optional[JobRunner] = None, judge_config: Optional[JudgeConfig] = None,
               progress_for: Optional[Callable[[str], ProgressFn]] = None,
-              cancel: Optional[CancelToken] = None,
+              cancel: Optional[CancelToken] = None, batch_id: Optional[str] = None,
               say: Callable[[str], None] = lambda message: None) -> DraftBatch:
     """Run a draft batch to its ranking and contact sheet (see the module's docstring)."""
-    requests = plan_requests(base, n, seed)
-    estimates = [_price(r, backend) for r in requests]
-    check_budget(ledger, project, estimates)  # before anything is recorded or sent
+    batch_id, outcomes, estimates = submit_batch(ledger, base, publish, backend, n, seed=seed,
+                                                 project=project, batch_id=batch_id)
     runner = runner or JobRunner(ledger)
     judge_config = judge_config or load_config(ledger.path.parent)
     progress_for = progress_for or (lambda _job_id: no_progress)
-    batch_id = "b" + uuid.uuid4().hex[:11]
-    names = draft_names(publish.name, n)
-    outcomes: list[DraftOutcome] = []
-    for i, (request, name) in enumerate(zip(requests, names)):
-        spec = replace(publish, name=name, kind=kind_for(request))
-        job = submit(ledger, request, spec, backend, project=project, batch_id=batch_id)
-        outcomes.append(DraftOutcome(slot=i + 1, name=name, job_id=job.id, jobs=[job.id]))
     say(f"batch {batch_id}: {n} draft(s) of {base.describe().rsplit(', est.', 1)[0]}, "
         f"est. ${sum(estimates):.2f} in all")
 
@@ -181,6 +182,37 @@ def run_batch(ledger: L.Ledger, base: ShotRequest, publish: PublishSpec, backend
     batch.spent_usd = sum(ledger.get(j).spent_usd for o in outcomes for j in _all_jobs(ledger, o))
     batch.contact_sheet = write_batch_sheet(batch, publish)
     return batch
+
+
+def submit_batch(ledger: L.Ledger, base: ShotRequest, publish: PublishSpec, backend: str, n: int,
+                 *, seed: int = 1, project: str = "", batch_id: Optional[str] = None
+                 ) -> tuple[str, list[DraftOutcome], list[float]]:
+    """Price the batch against the cap, then record its N jobs (nothing is sent yet).
+
+    A batch whose jobs are already in the ledger (a detached batch's worker picking it up) is
+    not recorded again: its jobs are returned, in slot order.
+    """
+    requests = plan_requests(base, n, seed)
+    estimates = [_price(r, backend) for r in requests]
+    names = draft_names(publish.name, n)
+    if batch_id:
+        firsts = {j.publish.get("name"): j for j in ledger.jobs(batch_id=batch_id)
+                  if j.parent_id is None}
+        if firsts:
+            missing = [name for name in names if name not in firsts]
+            if missing:
+                raise DraftsError(f"batch {batch_id} in the ledger has no job for {missing[0]}")
+            return batch_id, [DraftOutcome(slot=i + 1, name=name, job_id=firsts[name].id,
+                                           jobs=[firsts[name].id])
+                              for i, name in enumerate(names)], estimates
+    check_budget(ledger, project, estimates)  # before anything is recorded or sent
+    batch_id = batch_id or new_batch_id()
+    outcomes: list[DraftOutcome] = []
+    for i, (request, name) in enumerate(zip(requests, names)):
+        spec = replace(publish, name=name, kind=kind_for(request))
+        job = submit(ledger, request, spec, backend, project=project, batch_id=batch_id)
+        outcomes.append(DraftOutcome(slot=i + 1, name=name, job_id=job.id, jobs=[job.id]))
+    return batch_id, outcomes, estimates
 
 
 def _price(request: ShotRequest, backend: str) -> float:
@@ -273,8 +305,7 @@ def write_batch_sheet(batch: DraftBatch, publish: PublishSpec) -> Path:
                 image = None
         lines, state = sheet_lines(outcome)
         entries.append(SheetEntry(outcome.label, outcome.rank, image, lines, state))
-    folder = Path(publish.root) / publish.shot / SHEETS_DIR
-    path = folder / f"{publish.name}_{batch.batch_id}.png"
+    path = sheet_path(publish, batch.batch_id)
     title = (f"{publish.shot}  {batch.prompt}  ({len(batch.drafts)} drafts, batch "
              f"{batch.batch_id}, ${batch.spent_usd:.2f})")
     write_contact_sheet(path, entries, title=title)
@@ -283,5 +314,6 @@ def write_batch_sheet(batch: DraftBatch, publish: PublishSpec) -> Path:
     return path
 
 
-__all__ = ["DraftBatch", "DraftOutcome", "DraftsError", "run_batch", "plan_requests",
+__all__ = ["DraftBatch", "DraftOutcome", "DraftsError", "run_batch", "submit_batch", "plan_requests",
+           "new_batch_id", "sheet_path",
            "draft_names", "write_batch_sheet", "sheet_lines"]

@@ -215,3 +215,30 @@ def test_drafts_end_to_end_on_the_offline_backend(tmp_path, capsys):
         record = json.loads((Path(d["take_dir"]) / "take.json").read_text())
         assert record["kind"] == "draft" and record["frames"]["count"] == 121
     assert Path(out["contact_sheet"]).is_file()
+
+
+def test_a_detached_batch_records_its_jobs_now_and_its_worker_picks_them_up(tmp_path, capsys,
+                                                                           monkeypatch):
+    started = []
+    monkeypatch.setattr("subprocess.Popen", lambda argv, **kw: started.append(argv))
+    code = cli.main(["drafts", "a kite", "-n", "2", "--backend", "luma", "--detach",
+                     "--root", str(tmp_path / "takes"), "--shot", "sh030", "--name", "kite",
+                     "--json"])
+    out = json.loads(capsys.readouterr().out)
+    assert code == 0, out
+    ledger = L.Ledger()
+    jobs = ledger.jobs(batch_id=out["batch"])
+    assert sorted(j.publish["name"] for j in jobs) == ["kite_d01", "kite_d02"]
+    assert [j["id"] for j in out["jobs"]] == [j.id for j in sorted(jobs, key=lambda j: j.publish["name"])]
+    (argv,) = started
+    assert argv[-2] == "drafts-worker"
+    spec_file = json.loads(Path(argv[-1]).read_text())
+    assert spec_file["batch_id"] == out["batch"] and spec_file["count"] == 2
+    # the worker runs the recorded jobs; it records none of its own
+    runner = StubRunner(ledger)
+    batch = run_batch(ledger, ShotRequest.from_json(spec_file["request"]),
+                      PublishSpec.from_json(spec_file["publish"]), "luma", 2,
+                      batch_id=out["batch"], runner=runner, retries=0, judge_config=CONFIG)
+    assert sorted(runner.sent) == sorted(j.id for j in jobs)
+    assert len(ledger.jobs()) == 2
+    assert str(batch.contact_sheet) == out["contact_sheet"] and batch.contact_sheet.is_file()
