@@ -349,11 +349,13 @@ def _describe_budget(rows: list[dict]) -> str:
     if not rows:
         return "no projects and no caps yet (set one: genplate budget --project P --cap 25)"
     lines = [f"{'project':20} {'cap':>9} {'spent':>9} {'committed':>10} {'left':>9}"]
+    def usd(value) -> str:
+        return "-" if value is None else f"${value:.2f}"
+
     for r in rows:
-        cap = "-" if r["cap_usd"] is None else f"${r['cap_usd']:.2f}"
-        left = "-" if r["remaining_usd"] is None else f"${r['remaining_usd']:.2f}"
-        lines.append(f"{(r['project'] or '(none)'):20} {cap:>9} ${r['spent_usd']:>8.2f} "
-                     f"${r['committed_usd']:>9.2f} {left:>9}")
+        lines.append(f"{(r['project'] or '(none)'):20} {usd(r['cap_usd']):>9} "
+                     f"{usd(r['spent_usd']):>9} {usd(r['committed_usd']):>10} "
+                     f"{usd(r['remaining_usd']):>9}")
     return "\n".join(lines)
 
 

@@ -186,3 +186,30 @@ def test_float_frames_stay_float_and_taps_are_not_moves():
     assert tap.directions == [] and [k.index for k in tap.keyframes] == [0]
     with pytest.raises(AnnotationError):
         propose([], np.zeros((10,), np.uint8), "x")
+
+
+def test_the_annotate_command_writes_keyframes_and_prints_the_proposal(tmp_path, capsys):
+    """What the panel calls: strokes file + grabbed frame in, keyframe PNGs and prompt out."""
+    import OpenImageIO as oiio
+
+    from genplate.core import cli
+    from genplate.core.contact_sheet import write_png
+
+    frame = write_png(tmp_path / "grab.png", frame_with_subject())
+    strokes = tmp_path / "strokes.json"
+    strokes.write_text(json.dumps([{"kind": "pin", "points": [[0.2, 0.5]], "label": "the red ball"},
+                                   {"kind": "arrow", "points": [[0.2, 0.5], [0.8, 0.5]]}]))
+    code = cli.main(["annotate", str(frame), "--strokes", str(strokes), "--prompt", "a ball",
+                     "--out", str(tmp_path / "kf"), "--json"])
+    out = json.loads(capsys.readouterr().out)
+    assert code == 0, out
+    assert out["prompt"] == "a ball. The red ball moves left to right across the frame."
+    assert [k["index"] for k in out["keyframes"]] == [0, 60, 120]
+    assert out["keyframe_args"][2] == f"120={out['keyframes'][2]['path']}"
+    end = oiio.ImageBuf(out["keyframes"][2]["path"]).get_pixels(oiio.UINT8)
+    assert red_centre(end)[0] == pytest.approx(0.8, abs=0.03)
+    assert out["strokes"][0]["label"] == "the red ball"
+    strokes.write_text(json.dumps([{"kind": "lasso", "points": [[0, 0]]}]))
+    assert cli.main(["annotate", str(frame), "--strokes", str(strokes), "--out",
+                     str(tmp_path / "kf"), "--json"]) == 2
+    assert "kind 'lasso'" in json.loads(capsys.readouterr().out)["error"]

@@ -193,3 +193,23 @@ def test_judge_take_writes_scores_and_plot_beside_take_json(tmp_path):
 def test_a_folder_without_take_json_is_refused(tmp_path):
     with pytest.raises(JudgeError, match="not a published take"):
         J.judge_take(tmp_path)
+
+
+def test_the_judge_command_judges_takes_and_says_why(tmp_path, capsys):
+    from genplate.core import cli
+
+    take = tmp_path / "takes" / "sh010" / "t" / "v001"
+    frames = clean_frames()
+    frames[5:20] = [frames[5]] * 15
+    write_exrs(take, frames, name="t_v001")
+    (take / "take.json").write_text(json.dumps({
+        "shot": "sh010", "name": "t", "version": 1,
+        "frames": {"first": 1001, "last": 1000 + N, "fps": 24,
+                   "pattern": str(take / "t_v001.%04d.exr")},
+        "colour": {"working_space": "ACEScg"}}))
+    code = cli.main(["judge", "sh010/t", "--root", str(tmp_path / "takes"), "--json"])
+    out = json.loads(capsys.readouterr().out)
+    assert code == 1  # a broken take
+    (result,) = out["judged"]
+    assert result["verdict"] == "broken" and result["reasons"][0].startswith("frozen: 15")
+    assert Path(result["plot"]).is_file()
