@@ -440,7 +440,8 @@ def _verdict(frames: list[_Frame], size: tuple[int, int], sizes_differ: bool,
         reasons.append("frames of different sizes")
         penalty += 30.0
     if expected.frame_count is not None and abs(n - expected.frame_count) > config.frame_count_tolerance:
-        reasons.append(f"frame count: {n}, the request makes {expected.frame_count}")
+        reasons.append(f"frame count: {n} ({n / expected.fps:.2f} s), the request makes "
+                       f"{expected.frame_count} ({expected.duration_s or expected.frame_count / expected.fps:g} s)")
         penalty += 30.0
     elif expected.frame_count is not None and n != expected.frame_count:
         warnings.append(f"{n} frames, the request makes {expected.frame_count}")

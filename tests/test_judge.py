@@ -138,7 +138,7 @@ def test_nan_pixels_break_a_take(tmp_path):
 def test_frame_count_and_resolution_against_the_request(tmp_path):
     scores = judged(tmp_path, clean_frames(), count=121, width=640, height=360)
     text = " ".join(scores.reasons)
-    assert "frame count: 25, the request makes 121" in text
+    assert "frame count: 25 (1.04 s), the request makes 121" in text
     assert "resolution: 96x54, the request makes 640x360" in text
     one_off = judged(tmp_path / "b", clean_frames(), count=N + 1)
     assert one_off.verdict == "ok" and one_off.warnings
