@@ -14,8 +14,6 @@ invoice.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -101,16 +99,9 @@ def set_cap(project: str, cap_usd: Optional[float], data_dir: Optional[Path] = N
     else:
         caps[project] = {"cap_usd": float(cap_usd), "set_at": time.time()}
     data["schema"] = "genplate.budget/1"
-    fd, tmp = tempfile.mkstemp(prefix=".budget.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as fh:
-            json.dump(data, fh, indent=2, sort_keys=True)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    from .takes import write_text_atomically
+
+    write_text_atomically(path, json.dumps(data, indent=2, sort_keys=True) + "\n")
 
 
 def status(ledger: L.Ledger, project: Optional[str] = None) -> list[ProjectBudget]:

@@ -32,7 +32,6 @@ import json
 import math
 import os
 import re
-import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
@@ -543,16 +542,10 @@ def load_scores(take_dir: Path | str) -> Optional[dict]:
 
 
 def write_json_atomic(path: Path, data: dict) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as fh:
-            json.dump(data, fh, indent=2, default=_plain)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    """Durable and atomic, with the user's umask (scores live in shared take folders)."""
+    from .takes import write_text_atomically
+
+    write_text_atomically(path, json.dumps(data, indent=2, default=_plain) + "\n")
 
 
 def _plain(value):

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import numpy as np
@@ -179,7 +180,14 @@ def test_judge_take_writes_scores_and_plot_beside_take_json(tmp_path):
               "colour": {"working_space": "ACEScg"}}
     (take / "take.json").write_text(json.dumps(record))
     before = (take / "take.json").read_bytes()
-    scores = J.judge_take(take, config=JudgeConfig(analysis_width=48))
+    old_umask = os.umask(0o022)
+    try:
+        scores = J.judge_take(take, config=JudgeConfig(analysis_width=48))
+    finally:
+        os.umask(old_umask)
+    # take folders are shared: the scores and plot get the user's umask, not mkstemp's 0600
+    assert (take / J.SCORES_FILE).stat().st_mode & 0o777 == 0o644
+    assert (take / J.PLOT_FILE).stat().st_mode & 0o777 == 0o644
     assert (take / "take.json").read_bytes() == before  # provenance is never rewritten
     saved = J.load_scores(take)
     assert saved["schema"] == "genplate.scores/1"
