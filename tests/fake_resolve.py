@@ -275,7 +275,7 @@ class FakeProject(Recorded):
         if self.current is None or not str(path).lower().endswith(".png"):
             return False
         frame = self.current.playhead
-        Path(path).write_bytes(png_bytes(4, 2, shade=frame % 256))
+        Path(path).write_bytes(png_bytes(64, 36, shade=frame % 256))
         self.current.stills.append((frame, str(path)))
         return True
 

@@ -53,10 +53,17 @@ def select_version(panel, version):
         item.setSelected(item.data(256)["version"] == version)
 
 
+def close_quietly(window):
+    """No engine command may outlive the test (a QProcess torn down with Python crashes)."""
+    window.watch.stop()
+    window.panel.monitor.stop()
+    window.panel.client.shutdown()
+
+
 def make_window(qtbot, resolve, root, tmp_path, **kw):
     adapter = ResolveAdapter(resolve, still_dir=str(tmp_path), root=str(root))
     window = M.ResolveWindow(resolve, adapter, **kw)
-    qtbot.addWidget(window, before_close_func=lambda w: w.panel.client.shutdown())
+    qtbot.addWidget(window, before_close_func=close_quietly)
     window.show()
     # Let the panel's deferred start run while it exists (it is queued with singleShot(0)).
     qtbot.wait(50)
@@ -150,7 +157,37 @@ def test_main_attaches_and_shows_the_window(qtbot, resolve, engine, monkeypatch)
     window = M.main(["--root", str(engine)], run=False,
                     attach_fn=lambda product_hint=None: M.attach(product_hint=product_hint,
                                                                  module=module))
-    qtbot.addWidget(window, before_close_func=lambda w: w.panel.client.shutdown())
+    qtbot.addWidget(window, before_close_func=close_quietly)
     qtbot.wait(50)
     assert window.isVisible() and window.adapter.resolve is resolve
     assert window.panel.root.text() == str(engine)
+
+
+@pytest.mark.slow
+def test_a_draft_from_a_timeline_frame_on_the_offline_backend_lands_on_the_timeline(
+        qtbot, resolve, engine, tmp_path):
+    """The whole loop in Resolve mode: a frame from the timeline starts a draft, the offline
+    backend makes it, the engine publishes it, and the panel puts it on the timeline."""
+    timeline = resolve.project.current
+    timeline.playhead = 86424
+    window = make_window(qtbot, resolve, engine, tmp_path)
+    panel = window.panel
+    panel._grab("start")
+    assert panel.start_frame.path.text().endswith("start_86424.png")
+    panel.prompt.setPlainText("harbour at dawn, slow dolly")
+    panel.submit()
+    qtbot.waitUntil(lambda: panel.queue.topLevelItemCount() == 1, timeout=20000)
+    item = panel.queue.topLevelItem(0)
+    qtbot.waitUntil(lambda: item.text(1) in ("ready", "failed"), timeout=240000)
+    assert item.text(1) == "ready", item.text(3)
+    qtbot.waitUntil(lambda: panel.takes_list.count() == 1, timeout=20000)
+    take = panel.takes_list.item(0).data(256)
+    assert take["shot"] == "sh010" and take["kind"] == "draft"
+    panel.takes_list.item(0).setSelected(True)
+    panel.insert_selected()
+    qtbot.waitUntil(lambda: "inserted" in panel.status.text(), timeout=5000)
+    (placed,) = timeline.tracks[0]
+    assert placed.start == 86424 and placed.duration == take["last"] - take["first"] + 1
+    clip = placed.GetMediaPoolItem()
+    assert clip.third_party["genplate.job_id"] == take["job_id"]
+    assert clip.props["Input Color Space"] == "ACEScg" and clip.colour == "Green"

@@ -92,14 +92,16 @@ def _main_thread_invoker():
         from genplate.panel.qt import QtCore, Signal, Slot
     except ImportError:
         return None
-    if QtCore.QCoreApplication.instance() is None:
+    app = QtCore.QCoreApplication.instance()
+    if app is None:
         return None
 
     class Invoker(QtCore.QObject):
         call = Signal(object)
 
         def __init__(self) -> None:
-            super().__init__()
+            # Owned by the application, so Qt (not Python's garbage collector) ends it.
+            super().__init__(app)
             self.call.connect(self._run, QtCore.Qt.ConnectionType.QueuedConnection)
 
         @Slot(object)
