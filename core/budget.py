@@ -115,6 +115,14 @@ def _projects(ledger: L.Ledger) -> set[str]:
     return {job.project for job in ledger.jobs()}
 
 
+def price(request, backend: str) -> float:
+    """What a request will count against a cap: priced as the ledger records it (submit), so
+    the offline renderer, which costs nothing, counts nothing."""
+    from .backends import FREE_BACKENDS
+
+    return 0.0 if backend in FREE_BACKENDS else request.estimate().usd
+
+
 def check(ledger: L.Ledger, project: str, estimates: Iterable[float]) -> None:
     """Refuse (BudgetExceeded) a request or batch that would take ``project`` past its cap.
 
@@ -145,4 +153,4 @@ def check(ledger: L.Ledger, project: str, estimates: Iterable[float]) -> None:
         project=project, cap=cap, committed=committed, requested=requested)
 
 
-__all__ = ["BudgetExceeded", "ProjectBudget", "check", "set_cap", "load_caps", "status", "caps_path"]
+__all__ = ["BudgetExceeded", "ProjectBudget", "check", "price", "set_cap", "load_caps", "status", "caps_path"]

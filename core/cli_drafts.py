@@ -255,7 +255,9 @@ def cmd_promote(args: argparse.Namespace) -> int:
                           f"(parent {take.shot}/{take.name}/v{take.version:03d}); nothing sent")
         return 0
     backend = cli._backend_name(args)
-    cli._check_budget(ledger, project, [request.estimate().usd])
+    from .budget import price
+
+    cli._check_budget(ledger, project, [price(request, backend)])
     spec = PublishSpec(
         root=promotion.root, shot=promotion.shot, name=promotion.name, kind=kind_for(request),
         first_frame=args.first_frame if args.first_frame is not None else promotion.first_frame,

@@ -26,8 +26,7 @@ from pathlib import Path
 from typing import Callable, Optional
 
 from . import ledger as L
-from .backends import FREE_BACKENDS
-from .budget import BudgetExceeded, check as check_budget
+from .budget import BudgetExceeded, check as check_budget, price
 from .jobs import JobRunner, PublishSpec, kind_for, run_concurrently, submit
 from .judge import JudgeConfig, JudgeError, TakeScores, judge_take, load_config, rank, write_json_atomic
 from .progress import CancelToken, ProgressFn, no_progress
@@ -148,7 +147,7 @@ def run_batch(ledger: L.Ledger, base: ShotRequest, publish: PublishSpec, backend
             old = ledger.get(outcome.job_id)
             request = replace(ShotRequest.from_json(old.request), seed=next_seed)
             try:
-                check_budget(ledger, project, [_price(request, backend)])
+                check_budget(ledger, project, [price(request, backend)])
             except BudgetExceeded as exc:
                 batch.notes.append(f"{outcome.name} not retried: {exc}")
                 say(f"{outcome.name} is broken and is not retried: the project's cap is reached")
@@ -193,7 +192,7 @@ def submit_batch(ledger: L.Ledger, base: ShotRequest, publish: PublishSpec, back
     not recorded again: its jobs are returned, in slot order.
     """
     requests = plan_requests(base, n, seed)
-    estimates = [_price(r, backend) for r in requests]
+    estimates = [price(r, backend) for r in requests]
     names = draft_names(publish.name, n)
     if batch_id:
         firsts = {j.publish.get("name"): j for j in ledger.jobs(batch_id=batch_id)
@@ -213,11 +212,6 @@ def submit_batch(ledger: L.Ledger, base: ShotRequest, publish: PublishSpec, back
         job = submit(ledger, request, spec, backend, project=project, batch_id=batch_id)
         outcomes.append(DraftOutcome(slot=i + 1, name=name, job_id=job.id, jobs=[job.id]))
     return batch_id, outcomes, estimates
-
-
-def _price(request: ShotRequest, backend: str) -> float:
-    # Priced as the ledger will record it: the offline renderer costs nothing.
-    return 0.0 if backend in FREE_BACKENDS else request.estimate().usd
 
 
 def _all_jobs(ledger: L.Ledger, outcome: DraftOutcome) -> list[str]:

@@ -88,3 +88,11 @@ def test_status_reports_cap_spent_committed_remaining(ledger):
     (row,) = [b for b in B.status(ledger) if b.project == "show"]
     assert row.to_json() == {"project": "show", "cap_usd": 2.0, "spent_usd": 0.5,
                              "committed_usd": 0.75, "remaining_usd": 1.25}
+
+
+def test_requests_are_priced_as_the_ledger_records_them():
+    from genplate.core.request import ShotRequest
+
+    master = ShotRequest.master("x")
+    assert B.price(master, "luma") == pytest.approx(3.60)
+    assert B.price(master, "offline") == 0.0  # the offline renderer costs nothing
