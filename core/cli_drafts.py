@@ -318,6 +318,12 @@ def cmd_annotate(args: argparse.Namespace) -> int:
     paths = [write_png(out / f"{frame_path.stem}_kf{kf.index:03d}.png", kf.image)
              for kf in proposal.keyframes]
     data = proposal.to_json(keyframe_paths=[str(p.resolve()) for p in paths])
+    # The strokes in force, ready to be saved with the take (PublishSpec.strokes).
+    from .judge import write_json_atomic
+
+    strokes_path = out / f"{frame_path.stem}_strokes.json"
+    write_json_atomic(strokes_path, data["strokes"])
+    data["strokes_file"] = str(strokes_path.resolve())
     # What `genplate submit` takes: one --keyframe INDEX=IMAGE per proposed keyframe.
     data["keyframe_args"] = [f"{kf['index']}={kf['path']}" for kf in data["keyframes"]]
     _cli()._emit(args, data, lambda: "\n".join(

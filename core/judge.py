@@ -541,7 +541,7 @@ def load_scores(take_dir: Path | str) -> Optional[dict]:
         return None
 
 
-def write_json_atomic(path: Path, data: dict) -> None:
+def write_json_atomic(path: Path, data) -> None:
     """Durable and atomic, with the user's umask (scores live in shared take folders)."""
     from .takes import write_text_atomically
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -209,6 +210,9 @@ def test_the_annotate_command_writes_keyframes_and_prints_the_proposal(tmp_path,
     end = oiio.ImageBuf(out["keyframes"][2]["path"]).get_pixels(oiio.UINT8)
     assert red_centre(end)[0] == pytest.approx(0.8, abs=0.03)
     assert out["strokes"][0]["label"] == "the red ball"
+    # the strokes in force, saved for the take (what `submit --strokes` would carry)
+    assert strokes_from_json(json.loads(Path(out["strokes_file"]).read_text())) == \
+        strokes_from_json(out["strokes"])
     strokes.write_text(json.dumps([{"kind": "lasso", "points": [[0, 0]]}]))
     assert cli.main(["annotate", str(frame), "--strokes", str(strokes), "--out",
                      str(tmp_path / "kf"), "--json"]) == 2
