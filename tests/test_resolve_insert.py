@@ -236,6 +236,14 @@ def test_placed_at_the_playhead_on_the_first_free_track(resolve, tmp_path):
     assert item.start == 86448 and item.duration == 24 and item.colour == "Green"
 
 
+def test_a_frame_rate_mismatch_is_a_warning(tmp_path):
+    resolve = FakeResolve()
+    resolve.project.add_timeline("PAL", fps="25")
+    result = I.insert_take(resolve.project, make_take(tmp_path))
+    assert result["warnings"] == ["the take is 24 fps and the timeline 25 fps: Resolve plays "
+                                  "its frames at the timeline's rate"]
+
+
 def test_placed_on_a_chosen_track_and_frame(resolve, tmp_path):
     result = I.insert_take(resolve.project, make_take(tmp_path), track=2, record_frame=90000)
     assert result["timeline"]["track"] == 2 and result["timeline"]["record_frame"] == 90000

@@ -6,6 +6,7 @@ the recording fake of Resolve (tests/fake_resolve.py, held to fusionscript-stubs
 """
 from __future__ import annotations
 
+import os
 import sys
 
 import pytest
@@ -140,21 +141,22 @@ def test_the_window_closes_when_resolve_goes_away(qtbot, resolve, engine, tmp_pa
     qtbot.waitUntil(lambda: not window.isVisible(), timeout=3000)
 
 
-def test_main_explains_a_failed_attach(qapp, capsys):
+def test_main_explains_a_failed_attach(qapp, capsys, tmp_path):
     shown = []
 
     def refuse(product_hint=None):
         raise ResolveConnectError("scripting_off")
 
     assert M.main(["--product", "DaVinci Resolve Studio"], attach_fn=refuse,
-                  show_error=shown.append) == 2
+                  show_error=shown.append, instance=tmp_path / "instance") == 2
+    assert not (tmp_path / "instance" / "panel.pid").exists()
     assert "External scripting using: Local" in shown[0]
     assert "External scripting" in capsys.readouterr().err
 
 
-def test_main_attaches_and_shows_the_window(qtbot, resolve, engine, monkeypatch):
+def test_main_attaches_and_shows_the_window(qtbot, resolve, engine, tmp_path):
     module = FakeScriptModule(resolve)
-    window = M.main(["--root", str(engine)], run=False,
+    window = M.main(["--root", str(engine)], run=False, instance=tmp_path / "instance",
                     attach_fn=lambda product_hint=None: M.attach(product_hint=product_hint,
                                                                  module=module))
     qtbot.addWidget(window, before_close_func=close_quietly)
@@ -191,3 +193,18 @@ def test_a_draft_from_a_timeline_frame_on_the_offline_backend_lands_on_the_timel
     clip = placed.GetMediaPoolItem()
     assert clip.third_party["genplate.job_id"] == take["job_id"]
     assert clip.props["Input Color Space"] == "ACEScg" and clip.colour == "Green"
+
+
+def test_one_panel_per_user_and_a_second_start_wakes_it(qtbot, resolve, engine, tmp_path):
+    folder = tmp_path / "instance"
+    assert M.claim_instance(folder) is True
+    assert M.claim_instance(folder) is True  # our own pid: still ours
+    (folder / "panel.pid").write_text(str(2 ** 22 + 4321))  # a dead panel's lock is taken over
+    assert M.claim_instance(folder) is True
+    window = make_window(qtbot, resolve, engine, tmp_path, instance=folder)
+    (folder / "panel.pid").write_text(str(os.getppid()))  # another live panel
+    assert M.main([], instance=folder, attach_fn=lambda **k: pytest.fail("attached twice")) == 0
+    qtbot.waitUntil(lambda: window.wakes == 1, timeout=5000)
+    assert not (folder / "wake").exists()
+    M.release_instance(folder)
+    assert (folder / "panel.pid").exists()  # not ours to remove

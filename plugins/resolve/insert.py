@@ -350,6 +350,11 @@ def place(project: Any, media_pool: Any, clip: Any, take: dict, *,
             f"at frame {record} ({len(made)} item(s) returned); the spot may be taken or the "
             f"track locked: move the playhead or choose another track")
     warnings = []
+    fps, _drop = timeline_rate(project, timeline)
+    take_fps = _float(take.get("fps"))
+    if take_fps and abs(take_fps - fps) > 0.01:
+        warnings.append(f"the take is {take_fps:g} fps and the timeline {fps:g} fps: Resolve "
+                        f"plays its frames at the timeline's rate")
     duration = _int(placed.GetDuration(False))
     if duration is not None and duration != count:
         warnings.append(f"the timeline clip is {duration} frames long, the take {count}")
@@ -524,6 +529,13 @@ def _take_for_clip(clip: Any, by_path: dict, by_dir: dict) -> Optional[dict]:
     if norm in by_path:
         return by_path[norm]
     return by_dir.get(os.path.dirname(norm))
+
+
+def _float(value: Any) -> Optional[float]:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return None
 
 
 def _int(value: Any) -> Optional[int]:

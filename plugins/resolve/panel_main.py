@@ -9,8 +9,13 @@ workers and survive the panel and Resolve closing.
 from __future__ import annotations
 
 import argparse
+import getpass
+import os
 import sys
+import tempfile
 import threading
+import time
+from pathlib import Path
 from typing import Any, Callable, Optional
 
 from genplate.panel.panel import GenplatePanel
@@ -21,6 +26,67 @@ from .adapter import ResolveAdapter
 from .connect import ResolveConnectError, attach
 
 WATCH_MS = 5000
+WAKE = "wake"
+
+
+# -- one panel per user: the Scripts menu clicked twice brings the open one forward ---------
+
+def instance_dir() -> Path:
+    try:
+        user = getpass.getuser()
+    except Exception:  # no login name (some containers): one folder for all
+        user = "user"
+    return Path(tempfile.gettempdir()) / f"genplate-resolve-{user}"
+
+
+def pid_alive(pid: int) -> bool:
+    if pid <= 0:
+        return False
+    if sys.platform.startswith("win"):
+        import subprocess
+
+        try:
+            done = subprocess.run(["tasklist", "/FI", f"PID eq {pid}", "/NH"],
+                                  capture_output=True, text=True, timeout=5)
+        except (OSError, subprocess.SubprocessError):
+            return False
+        return str(pid) in (done.stdout or "")
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    except OSError:
+        return False
+    return True
+
+
+def claim_instance(folder: Optional[Path] = None) -> bool:
+    """True when this process is the panel; False (and the open one is woken) otherwise."""
+    folder = folder or instance_dir()
+    folder.mkdir(parents=True, exist_ok=True)
+    lock = folder / "panel.pid"
+    try:
+        pid = int(lock.read_text().strip())
+    except (OSError, ValueError):
+        pid = 0
+    if pid and pid != os.getpid() and pid_alive(pid):
+        (folder / WAKE).write_text(str(time.time()))
+        return False
+    tmp = folder / f".panel.{os.getpid()}.tmp"
+    tmp.write_text(str(os.getpid()))
+    os.replace(tmp, lock)
+    return True
+
+
+def release_instance(folder: Optional[Path] = None) -> None:
+    lock = (folder or instance_dir()) / "panel.pid"
+    try:
+        if int(lock.read_text().strip()) == os.getpid():
+            lock.unlink()
+    except (OSError, ValueError):
+        pass
 
 
 def parse_args(argv: Optional[list[str]] = None) -> argparse.Namespace:
@@ -131,7 +197,7 @@ class ResolveWindow(QtWidgets.QWidget):
     """The panel and the Resolve strip in one window; closes itself when Resolve is gone."""
 
     def __init__(self, resolve: Any, adapter: ResolveAdapter, *, panel: Optional[GenplatePanel] = None,
-                 watch_ms: int = WATCH_MS) -> None:
+                 watch_ms: int = WATCH_MS, instance: Optional[Path] = None) -> None:
         super().__init__()
         self.setObjectName("genplateResolveWindow")
         self.setWindowTitle("genplate — DaVinci Resolve")
@@ -148,6 +214,24 @@ class ResolveWindow(QtWidgets.QWidget):
         self.watch.setInterval(watch_ms)
         self.watch.timeout.connect(self.check_resolve)
         self.watch.start()
+        self.instance = instance
+        self.wakes = 0
+        if instance is not None:
+            self._watcher = QtCore.QFileSystemWatcher([str(instance)], self)
+            self._watcher.directoryChanged.connect(self._maybe_wake)
+
+    def _maybe_wake(self, _path: str = "") -> None:
+        wake = self.instance / WAKE if self.instance else None
+        if wake is None or not wake.exists():
+            return
+        try:
+            wake.unlink()
+        except OSError:
+            pass
+        self.wakes += 1
+        self.showNormal()
+        self.raise_()
+        self.activateWindow()
 
     def check_resolve(self) -> bool:
         try:
@@ -161,10 +245,15 @@ class ResolveWindow(QtWidgets.QWidget):
 
 
 def main(argv: Optional[list[str]] = None, *, attach_fn: Callable[..., Any] = attach,
-         show_error: Optional[Callable[[str], None]] = None, run: bool = True) -> Any:
+         show_error: Optional[Callable[[str], None]] = None, run: bool = True,
+         instance: Optional[Path] = None) -> Any:
     """Attach and show the window; exit code (or the window when ``run`` is False)."""
     args = parse_args(argv)
     app = app_instance()
+    folder = instance_dir() if instance is None else instance
+    if not claim_instance(folder):
+        print("genplate: the Resolve panel is already open; brought it forward", file=sys.stderr)
+        return 0
     try:
         resolve = attach_fn(product_hint=args.product or None)
     except ResolveConnectError as exc:
@@ -173,14 +262,18 @@ def main(argv: Optional[list[str]] = None, *, attach_fn: Callable[..., Any] = at
             QtWidgets.QMessageBox.critical(None, "genplate — DaVinci Resolve", str(exc))
         else:
             show_error(str(exc))
+        release_instance(folder)
         return 2
     adapter = ResolveAdapter(resolve, root=args.root)
-    window = ResolveWindow(resolve, adapter)
+    window = ResolveWindow(resolve, adapter, instance=folder)
     window.resize(660, 940)
     window.show()
     if not run:
         return window
-    return app.exec()
+    try:
+        return app.exec()
+    finally:
+        release_instance(folder)
 
 
 if __name__ == "__main__":
