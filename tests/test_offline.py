@@ -297,10 +297,16 @@ def test_start_and_end_frames_pin_the_first_and_last_frame(tmp_path):
     assert _corr(last[::2, ::2], a) < _corr(last[::2, ::2], b)
 
 
-def test_a_loop_ends_on_its_first_frame():
+def test_a_loop_ends_on_its_first_frame(tmp_path):
     r = ShotRequest.draft(PROMPT, seed=9, loop=True)
     assert np.array_equal(_frame(r, 0), _frame(r, 120))
     assert not np.array_equal(_frame(r, 0), _frame(r, 60))
+    # With a start frame, the loop comes back to that image.
+    _pattern_png(tmp_path / "start.png", 640, 360)
+    r = ShotRequest.draft(PROMPT, seed=9, loop=True, start_frame=MediaRef(path=str(tmp_path / "start.png")))
+    r.validate()
+    inputs = resolve_inputs(r, 640, 360, generation_frame=None)
+    assert np.array_equal(_frame(r, 120, inputs), inputs.pinned[0])
 
 
 def test_exr_keyframes_are_read_as_aces2065(tmp_path):

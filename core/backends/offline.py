@@ -156,8 +156,9 @@ class OfflineBackend(Backend):
 
     def _ensure_rendering(self, remote_id: str, gen_dir: Path, cancel: Optional[CancelToken]) -> None:
         with self._lock:
-            if cancel is not None:
-                self._tokens.setdefault(remote_id, []).append(cancel)
+            tokens = self._tokens.setdefault(remote_id, [])
+            if cancel is not None and not any(t is cancel for t in tokens):
+                tokens.append(cancel)
             thread = self._renders.get(remote_id)
             if thread is not None and thread.is_alive():
                 return

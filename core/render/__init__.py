@@ -49,6 +49,9 @@ class Inputs:
     source_rect: Optional[tuple[int, int, int, int]] = None  # x, y, w, h in output pixels
 
 
+# One pool per process, shared by every render in it: concurrent jobs share the cores instead
+# of each starting its own threads.
+WORKERS = max(1, os.cpu_count() or 1)
 _pool: Optional[ThreadPoolExecutor] = None
 _pool_lock = threading.Lock()
 
@@ -57,8 +60,7 @@ def _frame_pool() -> ThreadPoolExecutor:
     global _pool
     with _pool_lock:
         if _pool is None:
-            _pool = ThreadPoolExecutor(max_workers=max(1, os.cpu_count() or 1),
-                                       thread_name_prefix="offline-frame")
+            _pool = ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="offline-frame")
         return _pool
 
 
@@ -141,6 +143,8 @@ def _edit_mix(request: ShotRequest) -> float:
 def compose(scene: Scene, request: ShotRequest, inputs: Inputs, index: int,
             source: Optional[np.ndarray]) -> np.ndarray:
     """Frame ``index`` in ACEScg: the prompt's picture, the source plate, the pinned images."""
+    if request.loop and index == request.frame_count - 1:
+        index = 0  # a loop's last frame is its first, start frame included
     pinned = inputs.pinned.get(index)
     if pinned is not None:
         return pinned.copy()  # the frame AT a keyframe's index is the keyframe
@@ -209,7 +213,7 @@ def render(request: ShotRequest, out_dir: Path, *, stem: str,
         return _Done(keep, colour.rgb_to_yuv420(code, matrix=matrix, bits=bits), aces)
 
     pool = _frame_pool()
-    window = 2 * (pool._max_workers or 1)  # bounded look-ahead keeps memory flat at 1080p
+    window = 2 * WORKERS  # bounded look-ahead keeps memory flat at 1080p
     pending: deque[Future] = deque()
     written = 0
 
