@@ -255,12 +255,13 @@ def write_plot(path: Path, scores, config, *, title: str = "", width: int = 640,
     flicker = np.asarray(series.get("flicker_stops", []), dtype=np.float64)
     black = np.asarray(series.get("black", []), dtype=bool)
     dup = np.asarray(series.get("duplicate", []), dtype=bool)
+    counted = np.asarray(series.get("flicker_frame", flicker > config.flicker_stops), dtype=bool)
     n = len(luma)
     canvas = np.empty((height, width, 3), dtype=np.float32)
     canvas[:] = BACKGROUND
     left, right = 56, width - 10
-    top_a, bottom_a = 26, 130          # luminance panel
-    top_b, bottom_b = 150, 226         # flicker panel
+    top_a, bottom_a = 40, 132          # luminance panel
+    top_b, bottom_b = 160, 226         # flicker panel
     for y0, y1 in ((top_a, bottom_a), (top_b, bottom_b)):
         _rect(canvas, left - 1, y0 - 1, right + 1, y1 + 1, (0.25, 0.25, 0.27), width=1)
 
@@ -280,7 +281,7 @@ def write_plot(path: Path, scores, config, *, title: str = "", width: int = 640,
             _line(canvas, xpos(i - 1), ys[i - 1], xpos(i), ys[i], (0.45, 0.70, 0.95), width=2)
         labels += [Label(4, top_a + 10, f"{hi:+.1f}", 10, DIM),
                    Label(4, bottom_a, f"{lo:+.1f}", 10, DIM),
-                   Label(left + 4, top_a + 12, "luminance (stops)", 11, DIM)]
+                   Label(left, top_a - 5, "mean luminance (stops)", 11, DIM)]
         limit = float(config.flicker_stops)
         scale_max = max(limit * 3, float(flicker.max()) if flicker.size else 0.0)
         yl = bottom_b - limit / scale_max * (bottom_b - top_b)
@@ -288,9 +289,9 @@ def write_plot(path: Path, scores, config, *, title: str = "", width: int = 640,
             _line(canvas, x, yl, min(x + 4, right), yl, (0.6, 0.35, 0.3))
         for i in range(n):
             y = bottom_b - min(flicker[i], scale_max) / scale_max * (bottom_b - top_b)
-            colour = BAD if flicker[i] > limit else (0.75, 0.75, 0.78)
+            colour = BAD if i < len(counted) and counted[i] else (0.75, 0.75, 0.78)
             _line(canvas, xpos(i), bottom_b, xpos(i), y, colour, width=2)
-        labels += [Label(left + 4, top_b + 12, f"flicker (stops; limit {limit:g})", 11, DIM),
+        labels += [Label(left, top_b - 5, f"flicker (stops off the trend; limit {limit:g})", 11, DIM),
                    Label(4, top_b + 10, f"{scale_max:.2f}", 10, DIM)]
         for i in range(n):
             if i < len(black) and black[i]:

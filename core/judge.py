@@ -459,7 +459,9 @@ def _verdict(frames: list[_Frame], size: tuple[int, int], sizes_differ: bool,
     score = round(max(0.0, 100.0 - penalty), 1)
     series = {
         "luminance": [round(float(v), 6) for v in luma],
-        "flicker_stops": [round(float(v), 5) for v in flicker],
+        # as judged: frames beside a black frame are judged as black, not as flicker
+        "flicker_stops": [0.0 if nb else round(float(v), 5) for v, nb in zip(flicker, near_black)],
+        "flicker_frame": [bool(v) for v in flicker_frames],
         "difference": [round(float(v), 6) for v in difference],
         "clipped": [round(float(v), 5) for v in clipped],
         "black": [bool(v) for v in black],
@@ -533,6 +535,21 @@ def judge_take(take_dir: Path | str, *, config: Optional[JudgeConfig] = None, wr
     return scores
 
 
+def judge_published(take_dir: Path | str, *, cancel: Optional[CancelToken] = None,
+                    log=None) -> Optional[TakeScores]:
+    """Judge a take just published by the main job; never raises (the take is already safe).
+
+    Scores are a measurement added after the fact: a judge that cannot read a frame, or a bad
+    judge config, must not turn a published, paid-for take into a failed job.
+    """
+    try:
+        return judge_take(take_dir, cancel=cancel)
+    except Exception as exc:  # noqa: BLE001 - see above
+        if log is not None:
+            log(f"the take was published but not judged: {exc}")
+        return None
+
+
 def load_scores(take_dir: Path | str) -> Optional[dict]:
     """A take's scores.json, or None when it was never judged (or cannot be read)."""
     try:
@@ -573,5 +590,6 @@ def rank(scored: list[tuple[str, Optional[TakeScores]]]) -> list[tuple[int, str,
     return [(rank + 1, name, scores) for rank, (_, (name, scores)) in enumerate(ordered)]
 
 
-__all__ = ["JudgeConfig", "JudgeError", "TakeScores", "Expected", "judge_take", "measure_frames",
+__all__ = ["JudgeConfig", "JudgeError", "TakeScores", "Expected", "judge_take", "judge_published",
+           "measure_frames",
            "load_config", "load_scores", "rank", "frame_paths", "SCORES_FILE", "PLOT_FILE"]
