@@ -205,6 +205,26 @@ def meter(qtbot):
     m.stop()
 
 
+def assert_responsive(meter, panel):
+    """The panel never held its event loop for more than 50 ms.
+
+    The GUI thread's own CPU per heartbeat gap and the engine client's one blocking call are
+    always checked; the wall-clock gap too, unless other processes load the machine beyond its
+    cores (then the gap measures them, not us - reported, not asserted).
+    """
+    import os
+
+    assert meter.worst_cpu_ms < 50, f"the GUI thread worked {meter.worst_cpu_ms:.0f} ms in one go"
+    assert panel.client.worst_start_ms < 50, \
+        f"starting an engine command blocked {panel.client.worst_start_ms:.0f} ms"
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else 0.0
+    if load < (os.cpu_count() or 1):
+        assert meter.worst_ms < 50, f"the event loop stalled {meter.worst_ms:.0f} ms"
+    elif meter.worst_ms >= 50:
+        print(f"wall-clock stall {meter.worst_ms:.0f} ms under load {load:.1f} "
+              f"on {os.cpu_count()} cores (not asserted)")
+
+
 def make_panel(qtbot, host):
     panel = GenplatePanel(host, poll_ms=150, idle_poll_ms=400)
     qtbot.addWidget(panel, before_close_func=lambda w: w.client.shutdown())
@@ -326,7 +346,7 @@ def test_panel_submits_follows_progress_and_shows_the_take(qtbot, stub, meter, t
     take_item = panel.takes_list.item(0)
     assert not take_item.icon().isNull()
     assert "harbour v001" in take_item.text()
-    assert meter.worst_ms < 50, f"the panel's event loop stalled {meter.worst_ms:.0f} ms"
+    assert_responsive(meter, panel)
 
 
 def test_panel_cancel_sends_cancel_and_shows_the_end(qtbot, stub, meter, tmp_path):
@@ -342,7 +362,7 @@ def test_panel_cancel_sends_cancel_and_shows_the_end(qtbot, stub, meter, tmp_pat
     assert any(c[:2] == ["cancel", "j0001"] for c in stub.calls())
     assert not panel.cancel.isEnabled()
     assert panel.queue.itemWidget(item, 2).format() == "cancelled"
-    assert meter.worst_ms < 50
+    assert_responsive(meter, panel)
 
 
 def test_panel_shows_the_engines_refusal_and_a_failed_job(qtbot, stub, tmp_path):

@@ -8,6 +8,7 @@ again by polling ``genplate jobs --json --active`` on a QTimer.
 """
 from __future__ import annotations
 
+import time
 from typing import Any, Callable, Optional
 
 from . import commands as C
@@ -58,6 +59,7 @@ class _Call(QtCore.QObject):
         self._timer.stop()
         self._process.kill()
         self._process.waitForFinished(2000)
+        self.deleteLater()
 
     @Slot(int, QtCore.QProcess.ExitStatus)
     def _on_finished(self, code: int, status: Any) -> None:
@@ -121,6 +123,7 @@ class EngineClient(QtCore.QObject):
         self._source = "given" if command else ""
         self._calls: set[_Call] = set()
         self._has: dict[str, bool] = {}
+        self.worst_start_ms = 0.0
 
     # -- the command ---------------------------------------------------------------------
 
@@ -151,7 +154,10 @@ class EngineClient(QtCore.QObject):
             call.failed.connect(on_failure)
         call.answered.connect(lambda _p, c=call: self._forget(c))
         call.failed.connect(lambda _e, c=call: self._forget(c))
+        started = time.perf_counter()
         call.start()
+        # QProcess.start waits for the child's exec: the one blocking moment; keep its worst.
+        self.worst_start_ms = max(self.worst_start_ms, (time.perf_counter() - started) * 1000.0)
         self.busyChanged.emit(len(self._calls))
         return call
 
