@@ -300,6 +300,14 @@ def test_a_new_version_stacks_as_a_take_on_the_timeline_item(resolve, tmp_path):
     assert item.GetTakesCount() == 3 and item.GetSelectedTakeIndex() == 2
 
 
+def test_inserting_the_same_version_again_adds_nothing_to_the_timeline(resolve, tmp_path):
+    I.insert_take(resolve.project, make_take(tmp_path))
+    again = I.insert_take(resolve.project, make_take(tmp_path))
+    assert again["timeline"]["mode"] == "already" and not again["imported"]
+    assert len(resolve.world.called("AppendToTimeline")) == 1
+    assert not resolve.world.called("AddTake")
+
+
 def test_stacking_can_be_turned_off(resolve, tmp_path):
     I.insert_take(resolve.project, make_take(tmp_path, version=1))
     result = I.insert_take(resolve.project, make_take(tmp_path, version=2), stack=False)

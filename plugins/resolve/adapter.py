@@ -273,7 +273,9 @@ def summarise(result: dict) -> dict:
         out["colour"] = f"{colour['property']} {colour['value']}"
     placed = result.get("timeline")
     if placed:
-        if placed.get("mode") == "take":
+        if placed.get("mode") == "already":
+            out["timeline"] = f"already on {placed.get('timeline')} at {placed['record_frame']}"
+        elif placed.get("mode") == "take":
             out["timeline"] = f"take {placed['take_index']} of {placed['takes']} on " \
                               f"{placed.get('timeline')}"
         else:

@@ -9,7 +9,6 @@ than an exception (hosts.md §3.4-3.5).
 """
 from __future__ import annotations
 
-import json
 import os
 import re
 import tempfile
@@ -23,7 +22,6 @@ GENPLATE_BIN = "genplate"
 LATEST_COLOUR = "Green"
 OLDER_COLOUR = "Orange"
 PROVENANCE_PREFIX = "genplate."
-# Resolve's own metadata fields (Metadata panel); anything else must go to third-party metadata.
 _PRINTF = re.compile(r"%0?(\d*)d")
 
 
@@ -434,7 +432,9 @@ def insert_take(project: Any, take: dict, *, track: Optional[int] = None,
     if existing is not None:
         stacked = stack_take(existing, clip, take)
         existing.SetClipColor(clip_colour(bool(take.get("latest", True))))
-        result["timeline"] = {"timeline": timeline.GetName(), "mode": "take", **stacked,
+        # takes == 0: this very clip already is the timeline clip (no take selector needed).
+        mode = "take" if stacked["takes"] else "already"
+        result["timeline"] = {"timeline": timeline.GetName(), "mode": mode, **stacked,
                               "record_frame": _int(existing.GetStart(False))}
         return result
     placed = place(project, media_pool, clip, take, track=track, record_frame=record_frame)
