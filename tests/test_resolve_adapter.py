@@ -75,6 +75,13 @@ def test_grab_at_markers_and_chosen_frames_then_the_playhead_goes_back(resolve, 
     assert A.frame_for_role("start", adapter.chosen_frames, [], 7) == (7, "playhead")
 
 
+def test_grab_from_the_media_page_visits_the_edit_page_and_returns(resolve, adapter):
+    resolve.page = "media"
+    assert adapter.grab_frames(["start"])
+    assert resolve.world.called("OpenPage") == [("edit",), ("media",)]
+    assert resolve.page == "media"
+
+
 def test_a_failed_export_falls_back_to_a_gallery_still_made_8_bit(resolve, adapter):
     resolve.project.still_failures = 1
     (path,) = adapter.grab_frames(["start"])

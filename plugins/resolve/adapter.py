@@ -23,6 +23,7 @@ from .timecode import frame_to_timecode, timecode_to_frame
 
 ROLE = re.compile(r"^(start|end|keyframe:\d+)$")
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+PLAYHEAD_PAGES = ("cut", "edit", "color", "fairlight", "deliver")
 
 
 class GrabError(RuntimeError):
@@ -197,6 +198,16 @@ class ResolveAdapter(HostAdapter):
                 raise GrabError(f"unknown frame role {role!r}; use start, end or keyframe:<index>")
         project = self.project()
         timeline = self.timeline()
+        page = self.resolve.GetCurrentPage()
+        # The playhead exists to the API only on these pages (Timeline.GetCurrentTimecode).
+        switched = page not in PLAYHEAD_PAGES and bool(self.resolve.OpenPage("edit"))
+        try:
+            return self._grab(project, timeline, which)
+        finally:
+            if switched and page:
+                self.resolve.OpenPage(page)
+
+    def _grab(self, project: Any, timeline: Any, which: list[str]) -> list[str]:
         fps, drop = I.timeline_rate(project, timeline)
         home_tc = timeline.GetCurrentTimecode()
         if not home_tc:
