@@ -75,7 +75,7 @@ class JudgeConfig:
     negative_tolerance: float = 1e-3     # AP1 values below minus this count as out of gamut
     max_negative_fraction: float = 0.01
     frame_count_tolerance: int = 1       # frames more or fewer than the request that pass
-    size_tolerance: float = 0.02         # relative difference of width/height that passes
+    size_tolerance: float = 0.05         # relative width/height difference that passes (a warning)
     read_threads: int = 2
 
     def to_json(self) -> dict:
