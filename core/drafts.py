@@ -132,11 +132,12 @@ def run_batch(ledger: L.Ledger, base: ShotRequest, publish: PublishSpec, backend
     say(f"batch {batch_id}: {n} draft(s) of {base.describe().rsplit(', est.', 1)[0]}, "
         f"est. ${sum(estimates):.2f} in all")
 
-    batch = DraftBatch(batch_id, base.prompt, outcomes, estimate_usd=sum(estimates))
+    batch = DraftBatch(batch_id, base.prompt, outcomes, estimate_usd=sum(estimates),
+                       retries_used=sum(o.judge_retries for o in outcomes))
     _run(ledger, runner, outcomes, limit=limit, progress_for=progress_for, cancel=cancel)
     _judge(outcomes, judge_config, say, cancel)
 
-    next_seed = seed + n
+    next_seed = seed + n + batch.retries_used  # a picked-up batch never reuses a seed
     while batch.retries_used < retries and (cancel is None or not cancel.cancelled):
         broken = [o for o in outcomes if o.scores is not None and o.scores.broken]
         if not broken:
@@ -195,15 +196,9 @@ def submit_batch(ledger: L.Ledger, base: ShotRequest, publish: PublishSpec, back
     estimates = [price(r, backend) for r in requests]
     names = draft_names(publish.name, n)
     if batch_id:
-        firsts = {j.publish.get("name"): j for j in ledger.jobs(batch_id=batch_id)
-                  if j.parent_id is None}
-        if firsts:
-            missing = [name for name in names if name not in firsts]
-            if missing:
-                raise DraftsError(f"batch {batch_id} in the ledger has no job for {missing[0]}")
-            return batch_id, [DraftOutcome(slot=i + 1, name=name, job_id=firsts[name].id,
-                                           jobs=[firsts[name].id])
-                              for i, name in enumerate(names)], estimates
+        existing = _recorded(ledger, batch_id, names)
+        if existing:
+            return batch_id, existing, estimates
     check_budget(ledger, project, estimates)  # before anything is recorded or sent
     batch_id = batch_id or new_batch_id()
     outcomes: list[DraftOutcome] = []
@@ -212,6 +207,34 @@ def submit_batch(ledger: L.Ledger, base: ShotRequest, publish: PublishSpec, back
         job = submit(ledger, request, spec, backend, project=project, batch_id=batch_id)
         outcomes.append(DraftOutcome(slot=i + 1, name=name, job_id=job.id, jobs=[job.id]))
     return batch_id, outcomes, estimates
+
+
+def _recorded(ledger: L.Ledger, batch_id: str, names: list[str]) -> list[DraftOutcome]:
+    """A batch already in the ledger, each draft standing for the last job of its chain.
+
+    Retries (the runner's after a failed generation, this module's after a broken judgement)
+    are children of the job they replace, so following the chain finds where each draft got
+    to, and the judged retries already paid for count against the batch's allowance again.
+    """
+    jobs = ledger.jobs(batch_id=batch_id)
+    if not jobs:
+        return []
+    children: dict[str, list[L.Job]] = {}
+    for job in jobs:
+        if job.parent_id:
+            children.setdefault(job.parent_id, []).append(job)
+    firsts = {j.publish.get("name"): j for j in jobs if j.parent_id is None}
+    outcomes = []
+    for slot, name in enumerate(names, start=1):
+        if name not in firsts:
+            raise DraftsError(f"batch {batch_id} in the ledger has no job for {name}")
+        chain = [firsts[name]]
+        while children.get(chain[-1].id):
+            chain.append(min(children[chain[-1].id], key=lambda j: j.created_at))
+        judged = sum(1 for before in chain[:-1] if before.state == L.READY)
+        outcomes.append(DraftOutcome(slot=slot, name=name, job_id=chain[-1].id,
+                                     jobs=[j.id for j in chain], judge_retries=judged))
+    return outcomes
 
 
 def _all_jobs(ledger: L.Ledger, outcome: DraftOutcome) -> list[str]:

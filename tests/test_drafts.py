@@ -53,6 +53,8 @@ class StubRunner:
     def run(self, job_id, *, progress=None, cancel=None, resend=False):
         ledger = self.ledger
         job = ledger.get(job_id)
+        if job.terminal:
+            return job
         with self._lock:
             self.sent.append(job_id)
         spec = PublishSpec.from_json(job.publish)
@@ -242,3 +244,18 @@ def test_a_detached_batch_records_its_jobs_now_and_its_worker_picks_them_up(tmp_
     assert sorted(runner.sent) == sorted(j.id for j in jobs)
     assert len(ledger.jobs()) == 2
     assert str(batch.contact_sheet) == out["contact_sheet"] and batch.contact_sheet.is_file()
+
+
+def test_picking_a_batch_up_again_sends_nothing_twice(tmp_path, ledger):
+    """A detached batch's worker restarted after a crash: the retries already paid for count."""
+    runner = StubRunner(ledger, broken_seeds={2})
+    first = run_batch(ledger, ShotRequest.draft("a kite"), spec(tmp_path), "luma", 3, seed=1,
+                      runner=runner, retries=1, judge_config=CONFIG)
+    assert len(runner.sent) == 4
+    again = StubRunner(ledger, broken_seeds={1, 2, 3, 4, 5})  # would break everything now
+    batch = run_batch(ledger, ShotRequest.draft("a kite"), spec(tmp_path), "luma", 3, seed=1,
+                      batch_id=first.batch_id, runner=again, retries=1, judge_config=CONFIG)
+    assert again.sent == [] and len(ledger.jobs()) == 4
+    assert batch.retries_used == 1
+    d02 = next(d for d in batch.drafts if d.name == "kite_d02")
+    assert d02.version == 2 and len(d02.jobs) == 2 and d02.judge_retries == 1
