@@ -37,7 +37,8 @@ def test_context_has_project_timeline_rate_playhead_and_markers(resolve, adapter
     assert ctx["playhead_timecode"] == "01:00:02:02" and ctx["playhead_frame"] == 86450
     assert ctx["markers"] == [{"frame": 86496, "name": "end", "note": "", "color": "Blue"}]
     assert ctx["studio"] is True and ctx["root"] == "/takes"
-    assert ctx["shot"] == "Edit 1"  # no genplate clip under the playhead
+    assert ctx["shot"] == "Edit_1"  # no genplate clip under the playhead: the timeline's name
+    assert A.shot_name("SH010 / comp v2") == "SH010_comp_v2" and A.shot_name("..") == ""
 
 
 def test_context_shot_comes_from_the_clip_under_the_playhead(resolve, adapter, tmp_path):

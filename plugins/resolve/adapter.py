@@ -58,6 +58,12 @@ def ensure_8bit_png(path: str) -> str:
     return path
 
 
+def shot_name(text: str) -> str:
+    """A timeline name as a shot name takes accept ("SH010 comp" -> "SH010_comp")."""
+    name = re.sub(r"[^A-Za-z0-9_.-]+", "_", str(text or "")).strip("_.")[:80]
+    return name
+
+
 def marker_frames(timeline: Any) -> list[dict]:
     """The timeline's markers as {"frame" (absolute), "name", "note", "color"}, in order.
 
@@ -166,7 +172,7 @@ class ResolveAdapter(HostAdapter):
         if tc:
             ctx["playhead_timecode"] = tc
             ctx["playhead_frame"] = timecode_to_frame(tc, fps, True if ";" in tc else drop)
-        ctx["shot"] = self._shot_under_playhead(timeline) or timeline.GetName()
+        ctx["shot"] = self._shot_under_playhead(timeline) or shot_name(timeline.GetName())
         return ctx
 
     def _shot_under_playhead(self, timeline: Any) -> str:
@@ -297,5 +303,6 @@ def summarise(result: dict) -> dict:
     return out
 
 
-__all__ = ["ResolveAdapter", "GrabError", "png_header", "ensure_8bit_png", "marker_frames",
+__all__ = ["ResolveAdapter", "GrabError", "png_header", "ensure_8bit_png", "shot_name",
+           "marker_frames",
            "frame_for_role", "summarise"]
