@@ -138,6 +138,7 @@ def run_batch(ledger: L.Ledger, base: ShotRequest, publish: PublishSpec, backend
     _judge(outcomes, judge_config, say, cancel)
 
     next_seed = seed + n + batch.retries_used  # a picked-up batch never reuses a seed
+    standing: dict[str, dict] = {}
     while batch.retries_used < retries and (cancel is None or not cancel.cancelled):
         broken = [o for o in outcomes if o.scores is not None and o.scores.broken]
         if not broken:
@@ -162,6 +163,7 @@ def run_batch(ledger: L.Ledger, base: ShotRequest, publish: PublishSpec, backend
             ledger.note(job.id, f"retry of {outcome.label} (judged broken: {reasons}); a new "
                                 f"paid generation")
             say(f"{outcome.label} is broken ({reasons}): retrying as job {job.id}")
+            standing[outcome.name] = _standing(outcome)
             outcome.job_id = job.id
             outcome.jobs.append(job.id)
             outcome.judge_retries += 1
@@ -172,6 +174,8 @@ def run_batch(ledger: L.Ledger, base: ShotRequest, publish: PublishSpec, backend
             break
         _run(ledger, runner, wave, limit=limit, progress_for=progress_for, cancel=cancel)
         _judge(wave, judge_config, say, cancel)
+        for outcome in wave:
+            _keep_better(outcome, standing.pop(outcome.name), say)
 
     ranked = rank([(o.name, o.scores) for o in outcomes])
     by_name = {o.name: o for o in outcomes}
@@ -207,6 +211,25 @@ def submit_batch(ledger: L.Ledger, base: ShotRequest, publish: PublishSpec, back
         job = submit(ledger, request, spec, backend, project=project, batch_id=batch_id)
         outcomes.append(DraftOutcome(slot=i + 1, name=name, job_id=job.id, jobs=[job.id]))
     return batch_id, outcomes, estimates
+
+
+_STANDING = ("job_id", "state", "take_dir", "version", "scores", "error")
+
+
+def _standing(outcome: DraftOutcome) -> dict:
+    return {name: getattr(outcome, name) for name in _STANDING}
+
+
+def _keep_better(outcome: DraftOutcome, before: dict, say: Callable[[str], None]) -> None:
+    """After a retry, the draft stands for whichever version is better: a retry that failed,
+    or came back more broken, must not hide the published version it was meant to replace."""
+    old, new = before["scores"], outcome.scores
+    better = new is not None and (old is None or (old.broken and not new.broken)
+                                  or (old.broken == new.broken and new.score > old.score))
+    if not better:
+        for name, value in before.items():
+            setattr(outcome, name, value)
+        say(f"{outcome.name}: the retry is no better; the draft stays {outcome.label}")
 
 
 def _recorded(ledger: L.Ledger, batch_id: str, names: list[str]) -> list[DraftOutcome]:

@@ -259,3 +259,23 @@ def test_picking_a_batch_up_again_sends_nothing_twice(tmp_path, ledger):
     assert batch.retries_used == 1
     d02 = next(d for d in batch.drafts if d.name == "kite_d02")
     assert d02.version == 2 and len(d02.jobs) == 2 and d02.judge_retries == 1
+
+
+def test_a_retry_that_fails_does_not_hide_the_published_draft(tmp_path, ledger):
+    class FailingRetries(StubRunner):
+        def run(self, job_id, **kw):
+            job = self.ledger.get(job_id)
+            if job.parent_id and not job.terminal:
+                self.sent.append(job_id)
+                self.ledger.advance(job_id, L.SUBMITTED, remote_id="x", spent_usd=0.06)
+                return self.ledger.advance(job_id, L.FAILED, "content_moderated", spent_usd=0.0,
+                                           error="the service failed the generation")
+            return super().run(job_id, **kw)
+
+    runner = FailingRetries(ledger, broken_seeds={1})
+    batch = run_batch(ledger, ShotRequest.draft("a kite"), spec(tmp_path), "luma", 2, seed=1,
+                      runner=runner, retries=1, judge_config=CONFIG)
+    d01 = next(d for d in batch.drafts if d.name == "kite_d01")
+    assert len(d01.jobs) == 2 and d01.judge_retries == 1
+    assert d01.state == L.READY and d01.version == 1 and d01.scores.broken
+    assert d01.job_id == d01.jobs[0] and d01.rank == 2
