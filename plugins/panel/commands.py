@@ -143,7 +143,7 @@ def show_args(take: str, root: str = "") -> list[str]:
 
 
 def promote_args(take: str, root: str = "") -> list[str]:
-    args = ["promote", take, "--json"]
+    args = ["promote", take, "--json", "--detach"]
     if root:
         args += ["--root", root]
     return args
