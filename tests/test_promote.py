@@ -155,3 +155,21 @@ def test_promote_refused_by_the_cap_records_nothing(tmp_path, capsys):
     out = json.loads(capsys.readouterr().out)
     assert code == 2 and "cap of $1.00" in out["error"] and "$3.60" in out["error"]
     assert L.Ledger().jobs() == []
+
+
+def test_an_edit_pins_into_its_own_keyframes_and_a_reframe_is_refused(tmp_path):
+    from genplate.core.request import EditOptions
+
+    plate = tmp_path / "plate.mov"
+    plate.write_bytes(b"\x00\x00\x00\x18ftypqt  ")
+    edit = ShotRequest.draft("make it snow", type="video_edit", source=MediaRef(path=str(plate)),
+                             edit=EditOptions(strength="flex_1"))
+    take = load_take(make_draft(tmp_path / "takes", edit))
+    master = plan(take, keyframes=2, inputs_dir=tmp_path / "inputs").request
+    assert master.keyframes == () and master.source == MediaRef(path=str(plate))
+    assert master.edit.strength == "flex_1"
+    assert [k.index for k in master.edit.keyframes] == [0, 120]
+    reframe = ShotRequest.draft("wider", type="video_reframe", source=MediaRef(path=str(plate)))
+    take = load_take(make_draft(tmp_path / "takes2", reframe, name="wide_d01"))
+    with pytest.raises(PromoteError, match="reframe cannot be HDR"):
+        plan(take, inputs_dir=tmp_path / "inputs")
