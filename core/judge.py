@@ -204,7 +204,7 @@ class _Frame:
     clipped: float
     negative: float
     nonfinite: float
-    sample: np.ndarray  # the strided sample (for frame-to-frame differences)
+    difference: float = 0.0  # mean absolute change from the previous frame, relative to level
 
 
 def _read_sample(path: Path, width: int) -> tuple[np.ndarray, tuple[int, int]]:
@@ -271,7 +271,18 @@ def _measure_frame(sample: np.ndarray, config: JudgeConfig) -> _Frame:
     # A flat frame (or a black one) has no highlights to clip: its "ceiling" is everything.
     if ceiling > config.black_level and float(top.std()) > 1e-3 * max(ceiling, 1e-6):
         clipped = float((top >= ceiling * (1.0 - config.clip_tolerance)).mean())
-    return _Frame(mean, p99, clipped, negative, nonfinite, rgb)
+    return _Frame(mean, p99, clipped, negative, nonfinite)
+
+
+def _difference(a: Optional[np.ndarray], b: np.ndarray) -> float:
+    if a is None:
+        return 0.0
+    if a.shape != b.shape:
+        return 1.0
+    a = np.nan_to_num(a, nan=0.0, posinf=0.0, neginf=0.0)
+    b = np.nan_to_num(b, nan=0.0, posinf=0.0, neginf=0.0)
+    level = max(float(np.abs(a).mean() + np.abs(b).mean()) * 0.5, 1e-6)
+    return float(np.abs(a - b).mean()) / level
 
 
 def measure_frames(paths: list[Path], *, expected: Optional[Expected] = None,
@@ -287,12 +298,18 @@ def measure_frames(paths: list[Path], *, expected: Optional[Expected] = None,
     frames: list[_Frame] = []
     size: Optional[tuple[int, int]] = None
     sizes_differ = False
+    previous: Optional[np.ndarray] = None
     for i, (sample, frame_size) in enumerate(_stream(paths, config, cancel)):
         if size is None:
             size = frame_size
         elif frame_size != size:
             sizes_differ = True
-        frames.append(_measure_frame(convert(sample), config))
+        sample = convert(sample)
+        frame = _measure_frame(sample, config)
+        # Only the previous frame's sample is kept: memory stays flat however long the take.
+        frame.difference = _difference(previous, sample)
+        previous = sample
+        frames.append(frame)
         progress(i + 1, len(paths), f"frame {i + 1}/{len(paths)}")
     return _verdict(frames, size or (0, 0), sizes_differ, expected, config, measured_in)
 
@@ -347,14 +364,7 @@ def _verdict(frames: list[_Frame], size: tuple[int, int], sizes_differ: bool,
     peak[:-1] &= flicker[:-1] >= flicker[1:]
     flicker_frames = (flicker > config.flicker_stops) & peak & ~near_black
     judged_flicker = flicker[1:-1][~near_black[1:-1]] if n >= 3 else np.zeros(0)
-    difference = np.zeros(n)
-    for i in range(1, n):
-        a, b = frames[i - 1].sample, frames[i].sample
-        if a.shape != b.shape:
-            difference[i] = 1.0
-            continue
-        level = max(float(np.abs(a).mean() + np.abs(b).mean()) * 0.5, 1e-6)
-        difference[i] = float(np.abs(a - b).mean()) / level
+    difference = np.array([f.difference for f in frames], dtype=np.float64)
     duplicate = np.zeros(n, dtype=bool)
     duplicate[1:] = (difference[1:] < config.duplicate_epsilon) & ~black[1:]
     frozen_run = _runs(duplicate) + 1 if duplicate.any() else 0
