@@ -14,7 +14,7 @@ from typing import Callable, Optional
 
 from . import __version__
 from . import ledger as L
-from .backends import default_backend_name
+from .backends import FREE_BACKENDS, default_backend_name
 from .cli_request import add_publish_options, add_request_options, publish_from, request_from, root_from
 from .jobs import JobRunner, spawn_worker, submit, unfinished
 from .progress import ProgressFn
@@ -145,7 +145,8 @@ def cmd_generate(args: argparse.Namespace) -> int:
     backend = _backend_name(args)
     _check_budget(ledger, args.project, [request.estimate().usd])
     job = submit(ledger, request, publish_from(args, request), backend, project=args.project)
-    _say(f"genplate: job {job.id}: {request.describe()} on {backend}")
+    where = f"on Luma; free on the {backend} renderer" if backend in FREE_BACKENDS else f"on {backend}"
+    _say(f"genplate: job {job.id}: {request.describe()} {where}")
     if args.detach:
         spawn_worker([job.id], ledger)
         _emit(args, {"job": _job_json(ledger.get(job.id))},
