@@ -520,6 +520,28 @@ def test_extend_starts_from_the_earlier_generations_last_frame(tmp_path, tiny):
     last_of_first = media.read_exr_frame(store / first / "output" / "last_frame.exr")
     first_of_second = media.read_exr_frame(store / second / "output" / "first_frame.exr")
     assert np.array_equal(last_of_first, first_of_second)
+    # Backward: the new clip ends where the earlier one starts.
+    before = backend.create(ShotRequest.draft("the balloon rises into clouds", seed=3, extend_from=first,
+                                              extend_direction="backward"), job_id="c")
+    _follow(backend, before)
+    assert np.array_equal(media.read_exr_frame(store / before / "output" / "last_frame.exr"),
+                          media.read_exr_frame(store / first / "output" / "first_frame.exr"))
+
+
+def test_extend_at_another_resolution_resizes_the_earlier_frame(tmp_path, monkeypatch):
+    monkeypatch.setattr(ShotRequest, "frame_size",
+                        lambda self: (64, 36) if self.resolution == "360p" else (128, 72))
+    store = tmp_path / "offline"
+    backend = OfflineBackend(store)
+    first = backend.create(ShotRequest.draft(PROMPT, seed=1), job_id="a")
+    _follow(backend, first)
+    second = backend.create(ShotRequest(PROMPT, resolution="540p", seed=1, extend_from=first), job_id="b")
+    final, _ = _follow(backend, second)
+    assert final.state == "completed", final.failure_reason
+    small = media.read_exr_frame(store / first / "output" / "last_frame.exr")
+    big = media.read_exr_frame(store / second / "output" / "first_frame.exr")
+    assert big.shape == (72, 128, 3)
+    assert _corr(big[::2, ::2], small) > 0.9
 
 
 def test_an_unreadable_input_fails_the_generation_with_a_reason(tmp_path, tiny):

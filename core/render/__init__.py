@@ -71,12 +71,18 @@ def resolve_inputs(request: ShotRequest, width: int, height: int,
     n = request.frame_count
     inputs = Inputs()
 
+    def stored(gen_id: str, which: str) -> np.ndarray:
+        path = generation_frame(gen_id, which)
+        frame = media.read_exr_frame(path)
+        if frame.shape[:2] != (height, width):  # extending at another resolution or aspect
+            frame = media.read_image(path, width, height)
+        return frame
+
     def image(ref, role: str) -> np.ndarray:
         if ref is None:
             raise RenderInputError(f"{role}: no image given")
         if ref.generation_id:
-            which = "last" if role == "start_frame" else "first"
-            return media.read_exr_frame(generation_frame(ref.generation_id, which))
+            return stored(ref.generation_id, "last" if role == "start_frame" else "first")
         if not ref.path:
             raise RenderInputError(f"{role}: the offline renderer reads local files only "
                                    f"(got a {'url' if ref.url else 'file_id'} reference)")
@@ -91,9 +97,9 @@ def resolve_inputs(request: ShotRequest, width: int, height: int,
         inputs.pinned[n - 1] = image(request.end_frame, "end_frame")
     if request.extend_from:
         if request.extend_direction == "backward":
-            inputs.pinned[n - 1] = media.read_exr_frame(generation_frame(request.extend_from, "first"))
+            inputs.pinned[n - 1] = stored(request.extend_from, "first")
         else:
-            inputs.pinned[0] = media.read_exr_frame(generation_frame(request.extend_from, "last"))
+            inputs.pinned[0] = stored(request.extend_from, "last")
     for key in request.keyframes:
         inputs.pinned[key.index] = image(key.image, f"keyframe:{key.index}")
     if request.edit is not None:

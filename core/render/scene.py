@@ -295,7 +295,7 @@ class Scene:
             if self.setting == "city":
                 # Wet street: lamps reflected as streaks when it is dark.
                 streak = np.clip(self._sample(self.cells, xs * 0.5, band * 0.01, 300.0) - 0.93, 0, None)
-                region += (streak * np.float32(sky.lamps * 0.6))[..., None] * \
+                region += (streak * np.float32(sky.lamps * 0.12))[..., None] * \
                     np.array([1.0, 0.7, 0.4], dtype=np.float32)
 
     def _sun(self, img, xs, ys, n_sky) -> None:
