@@ -20,10 +20,13 @@ What is measured, per frame and then over the take:
 The thresholds live in ``JudgeConfig`` (defaults below), overridable per user by ``judge.toml``
 or ``judge.json`` in the data directory.
 
-Where the scores go: a published take is immutable and take.json is its provenance, so the
-judge never rewrites take.json. It writes ``scores.json`` (and the plot ``scores_plot.png``)
-beside it, each atomically (temporary name, then rename). Judging again with other thresholds
-simply replaces them. ``load_scores(take_dir)`` is what summaries and the panels read.
+Where the scores go: a take the main job publishes is judged from its staged frames just
+before it is committed (``scores_for_publish``), so its take.json carries a summary under
+"scores", and scores.json (with the per-frame series) and the plot ``scores_plot.png`` are
+published beside it. A published take is immutable and take.json is its provenance, so judging
+again later (``genplate judge``, other thresholds, a draft batch) never touches take.json: it
+replaces scores.json and the plot, each atomically. ``load_scores(take_dir)`` gives the latest
+(scores.json, else take.json's summary); summaries and the panels read it.
 """
 from __future__ import annotations
 
@@ -39,7 +42,7 @@ from typing import Iterator, Optional
 
 import numpy as np
 
-from .progress import CancelToken, ProgressFn, no_progress
+from .progress import Cancelled, CancelToken, ProgressFn, no_progress
 
 SCORES_FILE = "scores.json"
 PLOT_FILE = "scores_plot.png"
@@ -189,6 +192,13 @@ class TakeScores:
                    reasons=list(data.get("reasons", [])), warnings=list(data.get("warnings", [])),
                    metrics=dict(data.get("metrics", {})), series=dict(data.get("series", {})),
                    expected=dict(data.get("expected", {})), config=dict(data.get("config", {})))
+
+    def summary(self) -> dict:
+        """What take.json's "scores" holds: the verdict and measures, without the per-frame
+        series (those stay in scores.json)."""
+        return {"verdict": self.verdict, "score": self.score, "reasons": list(self.reasons),
+                "warnings": list(self.warnings), "metrics": dict(self.metrics),
+                "file": SCORES_FILE, "plot": PLOT_FILE}
 
     def line(self) -> str:
         """One line for a terminal or a contact sheet."""
@@ -515,10 +525,14 @@ def frame_paths(take_dir: Path, record: dict) -> list[Path]:
 
 def judge_take(take_dir: Path | str, *, config: Optional[JudgeConfig] = None, write: bool = True,
                plot: bool = True, progress: ProgressFn = no_progress,
-               cancel: Optional[CancelToken] = None) -> TakeScores:
-    """Measure a published take; write scores.json (and the plot) beside its take.json."""
+               cancel: Optional[CancelToken] = None, record: Optional[dict] = None) -> TakeScores:
+    """Measure a take's frames; write scores.json (and the plot) beside its take.json.
+
+    ``record`` is the take.json to be (for a staging folder, before the take is committed);
+    by default the folder's take.json is read.
+    """
     take_dir = Path(take_dir)
-    record = _read_record(take_dir)
+    record = record if record is not None else _read_record(take_dir)
     config = config or load_config()
     paths = frame_paths(take_dir, record)
     if not paths:
@@ -545,26 +559,46 @@ def judge_take(take_dir: Path | str, *, config: Optional[JudgeConfig] = None, wr
     return scores
 
 
+def scores_for_publish(staging_dir: Path | str, record: dict, *,
+                       cancel: Optional[CancelToken] = None, log=None) -> Optional[dict]:
+    """For the main job, just before ``takes.commit``: judge the staged frames, leave
+    scores.json and the plot in the staging folder (they are published with the take) and
+    return the summary for take.json's "scores". Never raises but for a cancel: a judge that
+    cannot read a frame, or a bad judge config, must not fail a paid-for take."""
+    try:
+        return judge_take(staging_dir, record=record, cancel=cancel).summary()
+    except Cancelled:
+        raise
+    except Exception as exc:  # noqa: BLE001 - see above
+        if log is not None:
+            log(f"the take is published unjudged: {exc}")
+        return None
+
+
 def judge_published(take_dir: Path | str, *, cancel: Optional[CancelToken] = None,
                     log=None) -> Optional[TakeScores]:
-    """Judge a take just published by the main job; never raises (the take is already safe).
-
-    Scores are a measurement added after the fact: a judge that cannot read a frame, or a bad
-    judge config, must not turn a published, paid-for take into a failed job.
-    """
+    """Judge a take already published; never raises but for a cancel (the take is safe)."""
     try:
         return judge_take(take_dir, cancel=cancel)
-    except Exception as exc:  # noqa: BLE001 - see above
+    except Cancelled:
+        raise
+    except Exception as exc:  # noqa: BLE001 - a measurement must not fail a published take
         if log is not None:
             log(f"the take was published but not judged: {exc}")
         return None
 
 
 def load_scores(take_dir: Path | str) -> Optional[dict]:
-    """A take's scores.json, or None when it was never judged (or cannot be read)."""
+    """A take's latest scores: scores.json (rewritten by each judging), else the summary its
+    take.json was published with, else None (never judged)."""
+    take_dir = Path(take_dir)
     try:
-        return json.loads((Path(take_dir) / SCORES_FILE).read_text())
+        return json.loads((take_dir / SCORES_FILE).read_text())
     except (OSError, ValueError):
+        pass
+    try:
+        return json.loads((take_dir / "take.json").read_text()).get("scores") or None
+    except (OSError, ValueError, AttributeError):
         return None
 
 
@@ -601,5 +635,6 @@ def rank(scored: list[tuple[str, Optional[TakeScores]]]) -> list[tuple[int, str,
 
 
 __all__ = ["JudgeConfig", "JudgeError", "TakeScores", "Expected", "judge_take", "judge_published",
+           "scores_for_publish",
            "measure_frames",
            "load_config", "load_scores", "rank", "frame_paths", "SCORES_FILE", "PLOT_FILE"]

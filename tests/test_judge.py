@@ -229,3 +229,32 @@ def test_judging_after_publish_never_fails_the_job(tmp_path):
     said = []
     assert J.judge_published(tmp_path, log=said.append) is None  # no take.json: no exception
     assert "not judged" in said[0]
+
+
+def test_the_main_job_can_judge_staged_frames_into_take_json(tmp_path):
+    """scores_for_publish: before commit, no take.json yet; scores.json and the plot are left in
+    the staging folder and the summary is what take.json's "scores" holds."""
+    from genplate.core.progress import Cancelled, CancelToken
+
+    staging = tmp_path / "sh010" / "t" / ".v001.j1.staging"
+    write_exrs(staging, clean_frames(), name="t_v001")
+    record = {"name": "t", "version": 1,
+              "frames": {"first": 1001, "last": 1000 + N, "fps": 24,
+                         "pattern": str(tmp_path / "sh010" / "t" / "v001" / "t_v001.%04d.exr")},
+              "colour": {"working_space": "ACEScg"}}
+    summary = J.scores_for_publish(staging, record)
+    assert summary["verdict"] == "ok" and summary["file"] == J.SCORES_FILE
+    assert "series" not in summary and summary["metrics"]["frames"] == N
+    assert (staging / J.SCORES_FILE).is_file() and (staging / J.PLOT_FILE).is_file()
+    said = []
+    assert J.scores_for_publish(tmp_path / "empty", record, log=said.append) is None
+    assert "unjudged" in said[0]
+    token = CancelToken()
+    token.cancel()
+    with pytest.raises(Cancelled):
+        J.scores_for_publish(staging, record, cancel=token)
+    # load_scores prefers scores.json, else the summary take.json was published with
+    (staging / "take.json").write_text(json.dumps({**record, "scores": summary}))
+    assert J.load_scores(staging)["series"]
+    (staging / J.SCORES_FILE).unlink()
+    assert J.load_scores(staging) == summary
