@@ -288,9 +288,21 @@ def _camera(motions: list[_Motion], aspect: float) -> Optional[_Camera]:
         return _Camera("pan", _pan_text(shift), frame_centre, shift=shift)
 
     centre = tails.mean(axis=0)
+    if spread < 0.1:
+        # a burst: every arrow leaves (nearly) one point, in different directions
+        outward = heads - centre
+        outward_unit = outward / np.maximum(np.linalg.norm(outward, axis=1), 1e-9)[:, None]
+        if np.linalg.norm(mean_unit) < 0.5 and ((units * outward_unit).sum(axis=1) > 0.7).all():
+            text = "camera pushes in"
+            if np.linalg.norm(centre - frame_centre) > 0.15:
+                text += f" toward the {_place_words(centre / np.array([aspect, 1.0]))}"
+            # with no tail distances to scale by, read the arrows as the motion of content
+            # half a frame-height out: that far, an arrow's length is the zoom's growth
+            return _Camera("push", text, centre, zoom=1.0 + float(lengths.mean()) / 0.5)
+        return None
     radial = tails - centre
     radial_len = np.linalg.norm(radial, axis=1)
-    if spread < 0.1 or (radial_len < 1e-6).any():
+    if (radial_len < 1e-6).any():
         return None
     radial_unit = radial / radial_len[:, None]
     along = (units * radial_unit).sum(axis=1)

@@ -217,3 +217,9 @@ def test_the_annotate_command_writes_keyframes_and_prints_the_proposal(tmp_path,
     assert cli.main(["annotate", str(frame), "--strokes", str(strokes), "--out",
                      str(tmp_path / "kf"), "--json"]) == 2
     assert "kind 'lasso'" in json.loads(capsys.readouterr().out)["error"]
+
+
+def test_a_burst_from_one_point_pushes_in_toward_it():
+    strokes = [arrow(0.8, 0.25, 0.95, 0.25), arrow(0.8, 0.25, 0.8, 0.05), arrow(0.8, 0.25, 0.65, 0.3)]
+    p = propose(strokes, frame_with_subject(), "x")
+    assert p.camera == "camera pushes in toward the upper right"
