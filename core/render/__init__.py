@@ -214,7 +214,7 @@ def render(request: ShotRequest, out_dir: Path, *, stem: str,
     def one(index: int, source: Optional[np.ndarray]) -> _Done:
         linear = compose(scene, request, inputs, index, source)
         aces = colour.to_aces2065_half(linear) if exr is not None else None
-        keep = linear.copy() if index in (0, n - 1) else None
+        keep = linear if index in (0, n - 1) else None  # to_display leaves it untouched
         code = colour.to_display(linear, kind)
         return _Done(keep, colour.rgb_to_yuv420(code, matrix=matrix, bits=bits), aces)
 

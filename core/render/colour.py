@@ -89,18 +89,24 @@ def _processor(key: str) -> ocio.CPUProcessor:
         return _cache[key]
 
 
+def _apply(cpu: ocio.CPUProcessor, image: np.ndarray) -> np.ndarray:
+    # apply(src, dst) with packed descriptors, not applyRGB: measured 3.5x faster here (the
+    # ndarray overload of applyRGB costs more than the LUT itself).
+    src = np.ascontiguousarray(image, dtype=np.float32)
+    h, w = src.shape[:2]
+    out = np.empty((h, w, 3), dtype=np.float32)
+    cpu.apply(ocio.PackedImageDesc(src, w, h, 3), ocio.PackedImageDesc(out, w, h, 3))
+    return out
+
+
 def to_display(frame: np.ndarray, kind: str = "sdr") -> np.ndarray:
-    """ACEScg (H, W, 3) float32 -> display code values 0..1 (Rec.709 BT.1886, or PQ), in place."""
-    frame = np.ascontiguousarray(frame, dtype=np.float32)
-    _processor(f"{kind}:forward").applyRGB(frame)
-    return frame
+    """ACEScg (H, W, 3) float32 -> display code values 0..1 (Rec.709 BT.1886, or PQ)."""
+    return _apply(_processor(f"{kind}:forward"), frame)
 
 
 def from_display(code: np.ndarray, kind: str = "sdr") -> np.ndarray:
     """Display code values 0..1 -> ACEScg, through the inverse of the same view (display-match)."""
-    code = np.ascontiguousarray(code, dtype=np.float32)
-    _processor(f"{kind}:inverse").applyRGB(code)
-    return code
+    return _apply(_processor(f"{kind}:inverse"), code)
 
 
 def exact_to_display(frame: np.ndarray, kind: str = "sdr") -> np.ndarray:
@@ -135,9 +141,7 @@ def aces2065_to_acescg(frame: np.ndarray) -> np.ndarray:
     global _AP0_TO_AP1
     if _AP0_TO_AP1 is None:
         _AP0_TO_AP1 = config().getProcessor("ACES2065-1", SCENE).getDefaultCPUProcessor()
-    out = np.ascontiguousarray(frame, dtype=np.float32).copy()
-    _AP0_TO_AP1.applyRGB(out)
-    return out
+    return _apply(_AP0_TO_AP1, frame)
 
 
 # -- Y'CbCr --------------------------------------------------------------------------------
