@@ -279,3 +279,19 @@ def test_a_retry_that_fails_does_not_hide_the_published_draft(tmp_path, ledger):
     assert len(d01.jobs) == 2 and d01.judge_retries == 1
     assert d01.state == L.READY and d01.version == 1 and d01.scores.broken
     assert d01.job_id == d01.jobs[0] and d01.rank == 2
+
+
+@pytest.mark.parametrize("builtin_font", [False, True])
+def test_the_contact_sheet_writes_names_with_or_without_a_font(tmp_path, builtin_font):
+    """OpenImageIO's fonts, or the built-in bitmap font where none is found."""
+    from genplate.core.contact_sheet import SheetEntry, write_contact_sheet
+
+    thumb = np.full((90, 160, 3), 128, np.uint8)
+    entries = [SheetEntry("kite_d01 v001", 1, thumb, ["ok  score 99.1"], "ok"),
+               SheetEntry("kite_d02", 2, None, ["failed: content_moderated"], "failed")]
+    path = write_contact_sheet(tmp_path / "sheet.png", entries, title="kites", thumb_width=160,
+                               builtin_font=builtin_font)
+    pixels = oiio.ImageBuf(str(path)).get_pixels(oiio.UINT8)
+    assert pixels.shape[1] == 2 * (160 + 20)
+    caption = pixels[8 + 34 + 90 + 6:, :180]  # under the first thumbnail
+    assert (caption.max(axis=2) > 180).sum() > 40  # light text on the dark ground
