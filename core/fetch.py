@@ -182,7 +182,11 @@ class _Fetcher:
 
     def _fetch(self, index: int) -> FetchedFile:
         part = self.dest / f"output-{index}.part"
-        scheme = urlsplit(self.outputs[index].url).scheme.lower()
+        url = getattr(self.outputs[index], "url", None)
+        if not isinstance(url, str) or not url:
+            raise FetchError(f"output {index} (type {getattr(self.outputs[index], 'type', '?')!r}) "
+                             f"has no URL to download")
+        scheme = urlsplit(url).scheme.lower()
         if scheme == "file":
             size, sha = self._copy(index, part)
         elif scheme in ("http", "https"):
@@ -265,9 +269,25 @@ class _Fetcher:
                 if refreshed >= self.refreshes:
                     raise FetchError(f"output {index}: {expired}, still after {refreshed} "
                                      f"fresh URL(s) from the service") from None
-                refreshed += 1
                 log.info("output %d: %s; asking the service for fresh URLs", index, expired)
-                self._refresh(index)
+                try:
+                    self._refresh(index)
+                except FetchError:
+                    raise
+                except Exception as exc:
+                    # The service itself may be briefly unreachable; a backend says so with
+                    # ``retryable`` (BackendError). Anything else is its own, final answer.
+                    if not getattr(exc, "retryable", False):
+                        raise
+                    failures += 1
+                    if failures >= self.attempts:
+                        raise FetchError(f"output {index}: {expired}, and asking the service "
+                                         f"for fresh URLs failed: {redact(str(exc))}") from None
+                    log.warning("output %d: fresh URLs not available yet (%s); retrying",
+                                index, exc)
+                    self._wait(failures - 1, None)
+                    continue
+                refreshed += 1
 
     def _attempt(self, index: int, part: "_Partial") -> None:
         """One GET that leaves ``part`` complete, or raises _Retry / _Expired / FetchError."""

@@ -455,6 +455,40 @@ def test_refreshes_are_bounded_and_the_error_hides_the_signature(store, tmp_path
     assert not (tmp_path / "output-0.mp4").exists()
 
 
+def test_a_refresh_the_service_cannot_answer_yet_is_retried(store, tmp_path):
+    from genplate.core.backends.base import BackendError
+
+    data = mp4_bytes(10_000)
+    store.files["/v"] = data
+    store.expire()
+    good = refresher(store, [("video", "/v")])
+    answers = [BackendError("502 from the service", retryable=True)]
+
+    def flaky_refresh():
+        if answers:
+            raise answers.pop()
+        return good()
+
+    files = fetch_outputs(tmp_path, [Output("video", store.url("/v"))], refresh=flaky_refresh,
+                          progress=lambda *a: None, cancel=None, **FAST)
+    assert files[0].sha256 == sha(data) and store.statuses("/v") == [403, 403, 200]
+
+
+def test_a_refresh_the_service_refuses_ends_the_fetch_with_its_error(store, tmp_path):
+    from genplate.core.backends.base import BackendError
+
+    store.files["/v"] = mp4_bytes(1000)
+    store.expire()
+
+    def refused():
+        raise BackendError("401: the key was revoked")
+
+    with pytest.raises(BackendError, match="revoked"):
+        fetch_outputs(tmp_path, [Output("video", store.url("/v"))], refresh=refused,
+                      progress=lambda *a: None, cancel=None, **FAST)
+    assert store.statuses("/v") == [403]
+
+
 def test_an_expired_url_without_refresh_fails_clearly(store, tmp_path):
     store.files["/v"] = mp4_bytes(1000)
     store.expire()
@@ -510,6 +544,9 @@ def test_unsupported_scheme_and_no_outputs_are_refused(tmp_path):
         fetch_outputs(tmp_path, [Output("video", f"ftp://h/v.mp4?sig={SECRET}")], refresh=None,
                       progress=lambda *a: None, cancel=None)
     assert SECRET not in str(caught.value)
+    with pytest.raises(FetchError, match="has no URL"):
+        fetch_outputs(tmp_path, [Output("video", "")], refresh=None, progress=lambda *a: None,
+                      cancel=None)
     with pytest.raises(FetchError, match="no outputs"):
         fetch_outputs(tmp_path, [], refresh=None, progress=lambda *a: None, cancel=None)
 
