@@ -36,6 +36,14 @@ _SIGNATURE_PARAM = re.compile(
     r"(?<![A-Za-z0-9_\-])((?:X-Amz-(?:Signature|Credential|Security-Token)|X-Goog-(?:Signature|Credential)"
     r"|Signature|sig|token|access_token|Key-Pair-Id|Policy|api_key|apikey)=)(?!<redacted>)[^\s&'\"<>]+",
     re.IGNORECASE)
+# Object stores quote the signature and what was signed in their XML error bodies
+# (SignatureDoesNotMatch); JSON bodies and dict reprs name tokens by key.
+_XML_SECRET = re.compile(
+    r"<(SignatureProvided|Signature|StringToSign|StringToSignBytes|CanonicalRequest"
+    r"|CanonicalRequestBytes|AWSAccessKeyId|X-Amz-Signature)>(?!<redacted>)[^<]*</\1>")
+_KEYED_SECRET = re.compile(
+    r"([\"'](?:signature|token|access_token|refresh_token|api_key|apikey|secret|password)[\"']"
+    r"\s*:\s*[\"'])(?!<redacted>)[^\"']*", re.IGNORECASE)
 # A request target without a scheme: urllib3 logs `"GET /path?query HTTP/1.1"` and puts
 # `with url: /path?query` into its exceptions.
 _REQUEST_TARGET = re.compile(
@@ -86,6 +94,8 @@ def redact(text: str) -> str:
     text = _BEARER.sub(lambda m: m.group(1) + REDACTED, text)
     text = _AUTH_HEADER.sub(lambda m: m.group(1) + REDACTED, text)
     text = _SIGNATURE_PARAM.sub(lambda m: m.group(1) + REDACTED, text)
+    text = _XML_SECRET.sub(lambda m: f"<{m.group(1)}>{REDACTED}</{m.group(1)}>", text)
+    text = _KEYED_SECRET.sub(lambda m: m.group(1) + REDACTED, text)
     for name in SECRET_ENV:
         # A key that does not look like Luma's (a proxy's, a test's) is still the key.
         value = os.environ.get(name, "")

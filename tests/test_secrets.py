@@ -45,6 +45,11 @@ def test_redact_url_survives_a_malformed_url():
     ("token=tttt and access_token=aaaa", "tttt"),
     ("token=tttt and access_token=aaaa", "aaaa"),
     ("X-Amz-Signature=abc123 alone", "abc123"),
+    ("<Error><Code>SignatureDoesNotMatch</Code><SignatureProvided>f00dfeed</SignatureProvided>"
+     "<StringToSign>AWS4-HMAC-SHA256 20261124 scope hash</StringToSign></Error>", "f00dfeed"),
+    ("<StringToSign>AWS4-HMAC-SHA256 20261124 scope hash</StringToSign>", "scope hash"),
+    ('{"detail": "bad", "token": "tok-99", "api_key": "k-77"}', "tok-99"),
+    ('{"detail": "bad", "token": "tok-99", "api_key": "k-77"}', "k-77"),
 ])
 def test_redact_removes_every_secret(text, secret):
     out = redact(text)
@@ -66,7 +71,8 @@ def test_redact_leaves_plain_text_alone():
 
 @pytest.mark.parametrize("text", [
     f"a {SIGNED} b", "Authorization: Bearer luma-api-xyz", "sig=1 token=2", "luma-api-k",
-    "url: /p?a=1", "{'Authorization': 'Bearer t'}",
+    "url: /p?a=1", "{'Authorization': 'Bearer t'}", "<SignatureProvided>x</SignatureProvided>",
+    '{"token": "t"}',
 ])
 def test_redact_is_idempotent(text):
     once = redact(text)
