@@ -21,7 +21,8 @@ REDACTED = "<redacted>"
 
 # A URL runs until whitespace, a quote or an angle bracket; trailing sentence punctuation is
 # given back to the text (see _redact_url_match).
-_URL = re.compile(r"\b[a-zA-Z][a-zA-Z0-9+.\-]*://[^\s'\"<>]+")
+# (A scheme is short; bounding it keeps a long dotted word from costing quadratic time.)
+_URL = re.compile(r"\b[a-zA-Z][a-zA-Z0-9+.\-]{0,31}://[^\s'\"<>]+")
 _TRAILING = ".,;:!)]}"
 _API_KEY = re.compile(r"luma-api-[A-Za-z0-9_\-.~+/=]+")
 _BEARER = re.compile(r"(\bBearer\s+)(?!<redacted>)[^\s'\",}]+", re.IGNORECASE)

@@ -117,3 +117,12 @@ def test_redacting_filter_on_a_handler_covers_child_loggers():
     logging.getLogger("genplate.test.parent.child").warning("GET %s", SIGNED)
     assert "deadbeef" not in stream.getvalue()
     assert "?<redacted>" in stream.getvalue()
+
+
+def test_redact_stays_linear_on_long_text():
+    import time
+
+    started = time.monotonic()
+    out = redact("a." * 200_000 + f" {SIGNED} " + "x" * 200_000)
+    assert time.monotonic() - started < 5.0  # quadratic matching would take hours
+    assert "deadbeef" not in out
