@@ -11,7 +11,6 @@ import collections
 import hashlib
 import io
 import logging
-import os
 import socket
 import struct
 import threading
