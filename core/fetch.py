@@ -365,6 +365,9 @@ class _Fetcher:
                 if total is not None and part.size + len(chunk) > total:
                     overflow = True
                     break
+                if part.size + len(chunk) > self.max_bytes:  # no length announced: still bounded
+                    raise FetchError(f"output {index} grew past the {self.max_bytes}-byte limit "
+                                     f"for one download")
                 write(chunk)
                 self.progress(part.size, total or 0, part.label(index))
         if overflow:

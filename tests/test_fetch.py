@@ -121,6 +121,14 @@ class Handler(BaseHTTPRequestHandler):
                               b"has expired.</Message></Error>")
         if fault == "400-bad":
             return reply(400, b"<Error><Code>InvalidArgument</Code></Error>")
+        if fault == "no-length":  # HTTP/1.0 style: the body ends when the connection does
+            entry["status"] = 200
+            self.send_response(200)
+            self.send_header("Connection", "close")
+            self.end_headers()
+            self.wfile.write(data)
+            self.close_connection = True
+            return
         start = 0
         requested = self.headers.get("Range")
         if requested and not store.ignore_range:
@@ -548,6 +556,20 @@ def test_unsupported_scheme_and_no_outputs_are_refused(tmp_path):
                       cancel=None)
     with pytest.raises(FetchError, match="no outputs"):
         fetch_outputs(tmp_path, [], refresh=None, progress=lambda *a: None, cancel=None)
+
+
+def test_a_body_without_a_length_is_accepted_whole_and_still_bounded(store, tmp_path):
+    data = mp4_bytes(30_000)
+    store.files["/v"] = data
+    store.fault("/v", "no-length")
+    files = fetch_outputs(tmp_path / "a", [Output("video", store.url("/v"))], refresh=None,
+                          progress=lambda *a: None, cancel=None, **FAST)
+    assert files[0].path.read_bytes() == data
+    store.fault("/v", "no-length")
+    with pytest.raises(FetchError, match="grew past"):
+        fetch_outputs(tmp_path / "b", [Output("video", store.url("/v"))], refresh=None,
+                      progress=lambda *a: None, cancel=None, max_bytes=20_000, **FAST)
+    assert not (tmp_path / "b" / "output-0.mp4").exists()
 
 
 def test_a_download_over_the_size_limit_is_refused_before_it_starts(store, tmp_path):
