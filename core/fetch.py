@@ -202,8 +202,12 @@ class _Fetcher:
                         "bytes; kept as output-%d.bin", index, self.outputs[index].type, index)
         final = self.dest / f"output-{index}.{EXTENSIONS[kind]}"
         os.replace(part, final)
+        # The URL's last path segment is kept as provenance only (e.g. a frame number the
+        # service put there); it never names a file here. The query, a signature, is dropped.
+        source_name = urlsplit(self.outputs[index].url).path.rsplit("/", 1)[-1][:200]
         self._write_record(index, {"name": final.name, "kind": kind, "bytes": size,
-                                   "sha256": sha})
+                                   "sha256": sha, "type": str(self.outputs[index].type),
+                                   "source_name": source_name})
         return FetchedFile(final, kind, size, sha)
 
     def _copy(self, index: int, part: Path) -> tuple[int, str]:

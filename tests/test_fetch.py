@@ -10,6 +10,7 @@ from __future__ import annotations
 import collections
 import hashlib
 import io
+import json
 import logging
 import socket
 import struct
@@ -226,6 +227,9 @@ def test_http_outputs_are_named_by_kind_verified_and_zip_extracted(store, tmp_pa
     assert not [p for p in dest.rglob("*.part")]
     assert all(r["authorization"] is None for r in store.requests)  # no credentials sent
     assert all(f.path.is_absolute() for f in files)
+    record = json.loads((dest / ".output-0.json").read_text())
+    assert record["source_name"] == "video.exr" and record["type"] == "video"
+    assert SECRET not in (dest / ".output-0.json").read_text()
 
 
 def test_file_urls_are_copied_like_downloads(tmp_path):
