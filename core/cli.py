@@ -116,11 +116,15 @@ def _final(ledger: L.Ledger, job: L.Job) -> L.Job:
 
 
 def _check_budget(ledger: L.Ledger, project: str, estimates: list[float]) -> None:
-    try:
-        from .budget import check
-    except ImportError:
-        return
+    from .budget import check
+
     check(ledger, project, estimates)
+
+
+def _price(request, backend: str) -> float:
+    from .budget import price
+
+    return price(request, backend)
 
 
 def _describe_result(job: L.Job) -> str:
@@ -143,7 +147,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
     request = request_from(args)
     request.validate()
     backend = _backend_name(args)
-    _check_budget(ledger, args.project, [request.estimate().usd])
+    _check_budget(ledger, args.project, [_price(request, backend)])
     job = submit(ledger, request, publish_from(args, request), backend, project=args.project)
     where = f"on Luma; free on the {backend} renderer" if backend in FREE_BACKENDS else f"on {backend}"
     _say(f"genplate: job {job.id}: {request.describe()} {where}")
@@ -412,7 +416,8 @@ def _known_error(exc: Exception) -> Optional[str]:
     from .backends.base import BackendError
 
     names = {"BudgetExceeded", "TakeError", "ArchiveError", "IngestError", "ColourError",
-             "ConfigError", "FetchError", "InstallError", "JobError", "CredentialsError"}
+             "ConfigError", "FetchError", "InstallError", "JobError", "CredentialsError",
+             "JudgeError", "PromoteError", "DraftsError", "AnnotationError"}
     if isinstance(exc, BackendError) or type(exc).__name__ in names or isinstance(exc, FileNotFoundError):
         from .secrets import redact
 

@@ -6,12 +6,14 @@ option with one meaning everywhere.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 from pathlib import Path
 
 from .jobs import PublishSpec, kind_for
 from .request import (ASPECT_RATIOS, DURATIONS, EDIT_CONTROLS, EDIT_STRENGTHS, RESOLUTIONS,
-                      VIDEO_TYPES, EditOptions, Keyframe, MediaRef, ReframeRect, ShotRequest)
+                      VIDEO_TYPES, EditOptions, Keyframe, MediaRef, ReframeRect, RequestError,
+                      ShotRequest)
 
 ROOT_ENV = "GENPLATE_ROOT"
 DEFAULT_SHOT = "sh010"
@@ -66,6 +68,9 @@ def add_publish_options(p: argparse.ArgumentParser) -> None:
                                     "built-in ACES studio config)")
     g.add_argument("--compression", default="zip:1",
                    help="EXR compression (default zip:1, lossless; piz, zips, dwaa:45 ...)")
+    g.add_argument("--strokes", metavar="FILE",
+                   help="the annotation strokes that shaped this request (`genplate annotate`"
+                        " writes them), saved with the take")
 
 
 def root_from(args: argparse.Namespace) -> str:
@@ -79,7 +84,7 @@ def _image(path: str | None) -> MediaRef | None:
 def _keyframe(spec: str) -> Keyframe:
     index, sep, path = spec.partition("=")
     if not sep or not index.strip().lstrip("-").isdigit():
-        raise SystemExit(f"--keyframe {spec!r}: write INDEX=IMAGE, e.g. --keyframe 48=frame.png")
+        raise RequestError("--keyframe", spec, "INDEX=IMAGE, e.g. --keyframe 48=frame.png")
     return Keyframe(index=int(index), image=MediaRef(path=str(Path(path).resolve())))
 
 
@@ -87,7 +92,7 @@ def _rect(spec: str) -> ReframeRect:
     try:
         x, y, w, h = (float(v) for v in spec.split(","))
     except ValueError:
-        raise SystemExit(f"--reframe {spec!r}: write four numbers X,Y,W,H, e.g. 0.1,0,0.8,1") from None
+        raise RequestError("--reframe", spec, "four numbers X,Y,W,H, e.g. 0.1,0,0.8,1") from None
     return ReframeRect(x, y, w, h)
 
 
@@ -109,10 +114,23 @@ def request_from(args: argparse.Namespace) -> ShotRequest:
         return ShotRequest.master(args.prompt, resolution=args.resolution or "1080p", **common)
     if args.draft or (args.resolution is None and not args.hdr):
         if args.hdr or args.exr:
-            raise SystemExit("--hdr/--exr need 720p or 1080p: use --master, or --resolution 720p --hdr")
+            raise RequestError("--hdr" if args.hdr else "--exr", True,
+                               "720p or 1080p: use --master, or --resolution 720p --hdr")
         return ShotRequest.draft(args.prompt, **common)
     return ShotRequest(prompt=args.prompt, resolution=args.resolution or "720p", hdr=args.hdr,
                        exr_export=args.exr, **common)
+
+
+def _strokes(path: str | None) -> list | None:
+    if not path:
+        return None
+    from .annotate import strokes_from_json, strokes_to_json
+
+    try:
+        # Parsed, not copied: a take records only strokes the annotation model understands.
+        return strokes_to_json(strokes_from_json(json.loads(Path(path).read_text())))
+    except (OSError, ValueError) as exc:
+        raise RequestError("--strokes", path, f"a strokes file from `genplate annotate` ({exc})") from None
 
 
 def publish_from(args: argparse.Namespace, request: ShotRequest, *, name: str | None = None,
@@ -123,4 +141,4 @@ def publish_from(args: argparse.Namespace, request: ShotRequest, *, name: str | 
         root=root_from(args), shot=args.shot, name=name or args.name or slug(request.prompt),
         kind=kind_for(request), first_frame=args.first_frame, sdr_mode=args.sdr_mode,
         working_space=args.working_space, config=args.config, compression=args.compression,
-        parent=parent)
+        parent=parent, strokes=_strokes(getattr(args, "strokes", None)))

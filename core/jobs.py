@@ -137,8 +137,7 @@ class JobRunner:
         try:
             backend = self.backend(job.backend)
             if job.state == L.QUEUED:
-                token.check()
-                job = self._create(job, backend, resend=resend)
+                job = self._create(job, backend, token, resend=resend)
             if job.state in (L.SUBMITTED, L.RUNNING):
                 job = self._follow(job, backend, reporter, token)
             if job.state == L.DELIVERED:
@@ -164,19 +163,22 @@ class JobRunner:
             ledger.update(job.id, worker_pid=None)
         return ledger.get(job.id)
 
-    def _create(self, job: L.Job, backend: Backend, *, resend: bool) -> L.Job:
+    def _create(self, job: L.Job, backend: Backend, token: CancelToken, *, resend: bool) -> L.Job:
         request = ShotRequest.from_json(job.request)
         if job.create_outcome_unknown:
+            # Settled even when the job is being cancelled: a generation that exists is
+            # money spent, and the ledger must know its id.
             job = self._reconcile(job, backend, resend=resend)
             if job.state != L.QUEUED:
                 return job
+        token.check()  # a cancelled job never sends a create
         job = self.ledger.claim_create(job.id)
         _pause_point("create")
         try:
             remote_id = backend.create(request, job_id=job.id)
         except BackendError as exc:
             if getattr(exc, "outcome_unknown", False):
-                raise CreateNeedsDecision(str(exc)) from exc
+                raise _needs_decision(job, backend, exc) from exc
             # The backend proved nothing was created (a refusal before acceptance): final.
             raise
         _pause_point("created")
@@ -199,12 +201,7 @@ class JobRunner:
             remote_id = reconcile(job.id)
         except BackendError as exc:
             if not resend:
-                raise CreateNeedsDecision(
-                    f"job {job.id}: a create was sent but its answer was lost, and "
-                    f"{backend.name} cannot say whether the generation exists ({exc}). Sending "
-                    f"it again may start a second paid generation: check your account, then "
-                    f"run `genplate resume --resend {job.id}`, or `genplate cancel {job.id}`."
-                ) from exc
+                raise _needs_decision(job, backend, exc) from exc
             self.ledger.note(job.id, "create re-sent at the user's request (--resend)")
             remote_id = None
         if remote_id:
@@ -280,7 +277,7 @@ class JobRunner:
                                    files=record, message="downloaded")
 
     def _ingest(self, job: L.Job, reporter: "_LedgerProgress", token: CancelToken) -> L.Job:
-        from . import takes
+        from . import judge, takes
         from .ingest import IngestOptions, ingest
 
         _pause_point("fetched")
@@ -301,11 +298,23 @@ class JobRunner:
         result = ingest([Path(f["path"]) for f in job.files], staging, options, header=header,
                         progress=reporter.stage("ingesting"), cancel=token)
         record = take_record(job, spec, staging, request, result, self.ledger)
+        # Judged before publishing, so the scores travel with the take; a judge that fails
+        # leaves the take unjudged, never unpublished (it was paid for).
+        record["scores"] = judge.scores_for_publish(
+            staging.dir, record, cancel=token, log=lambda m: self.ledger.note(job.id, m))
         _pause_point("ingested")
         take = takes.commit(staging, record)
         _pause_point("published")
         return self.ledger.advance(job.id, L.READY, f"published {take.dir}",
                                    take_dir=str(take.dir), message="ready", progress=1.0)
+
+
+def _needs_decision(job: L.Job, backend: Backend, why: BaseException) -> CreateNeedsDecision:
+    return CreateNeedsDecision(
+        f"job {job.id}: a create was sent but its answer was lost, and {backend.name} cannot "
+        f"say whether the generation exists ({_reason(why)}). Sending it again may start a "
+        f"second paid generation: check your account, then run "
+        f"`genplate resume --resend {job.id}`, or `genplate cancel {job.id}`.")
 
 
 def exr_provenance(job: L.Job, spec: PublishSpec, version: int, request: ShotRequest) -> dict:

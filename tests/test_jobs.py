@@ -112,9 +112,11 @@ def test_a_lost_create_answer_parks_the_job_until_reconciled_or_resent(tmp_path)
     backend.known[job.id] = "gen-found"
     backend.script = ["processing"]
     token = CancelToken()
-    token.cancel()
+    token.cancel()  # even a job being cancelled learns that its generation exists
     found = runner.run(job.id, cancel=token)
+    assert found.state == L.CANCELLED
     assert found.remote_id == "gen-found" and backend.creates == [job.id]
+    assert found.spent_usd == found.estimate_usd  # it exists, so it is paid for
     assert any("reconciled" in (e.detail or "") for e in ledger.events(job.id))
 
 
@@ -127,9 +129,8 @@ def test_resend_is_the_only_way_to_send_a_lost_create_again(tmp_path):
     runner = _runner(ledger, backend)
     runner.run(job.id)
     backend.create_error = None
-    token = CancelToken()
-    token.cancel()
-    runner.run(job.id, resend=True, cancel=token)
+    backend.script = [_failed("content_moderated")]  # ends the run right after the create
+    runner.run(job.id, resend=True)
     assert backend.creates == [job.id, job.id]
     assert any("--resend" in (e.detail or "") for e in ledger.events(job.id))
 
@@ -179,3 +180,13 @@ def test_only_a_billing_backend_records_an_estimate(tmp_path):
     assert free.estimate_usd == 0.0
     assert paid.estimate_usd == pytest.approx(request.estimate().usd) == pytest.approx(3.60)
     assert ledger.committed("p") == pytest.approx(3.60)  # the budget sees only the paid job
+
+
+def test_a_cancelled_job_never_sends_its_create(tmp_path):
+    ledger = L.Ledger(tmp_path / "l.db")
+    job = _job(ledger, tmp_path)
+    backend = ScriptedBackend(["completed"])
+    token = CancelToken()
+    token.cancel()
+    done = _runner(ledger, backend).run(job.id, cancel=token)
+    assert done.state == L.CANCELLED and backend.creates == [] and done.create_intent_at is None

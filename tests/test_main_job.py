@@ -92,6 +92,10 @@ def test_take_json_is_complete(published):
     assert set(record["times"]) >= {"queued", "submitted", "delivered", "published"}
     assert record["engine"]["name"] == "genplate"
     assert (Path(s["dir"]) / "thumbnail.png").stat().st_size > 1000
+    # Judged before publishing: a clean offline draft is ok, its scores published beside it.
+    assert record["scores"]["verdict"] == "ok", record["scores"]
+    assert (Path(s["dir"]) / record["scores"]["file"]).is_file()
+    assert (Path(s["dir"]) / record["scores"]["plot"]).stat().st_size > 1000
 
 
 def test_the_next_generation_is_the_next_version(published):
@@ -142,3 +146,18 @@ def test_a_refused_request_names_the_field_before_anything_is_sent(tmp_path):
     error = json.loads(proc.stdout)["error"]
     assert "hdr" in error and "720p" in error
     assert not (tmp_path / "data" / "offline").exists() or not any((tmp_path / "data" / "offline").iterdir())
+
+
+def test_annotation_strokes_are_saved_with_the_take(tmp_path):
+    env = {**os.environ, "GENPLATE_DATA_DIR": str(tmp_path / "data")}
+    strokes = tmp_path / "strokes.json"
+    strokes.write_text(json.dumps([{"kind": "arrow", "points": [[0.2, 0.5], [0.8, 0.5]]}]))
+    out = json.loads(genplate("generate", "a kite over a beach", "--strokes", str(strokes),
+                              "--root", str(tmp_path / "takes"), "--json", env=env).stdout)
+    record = json.loads(Path(out["take_json"]).read_text())
+    assert record["strokes"][0]["kind"] == "arrow"
+    assert record["strokes"][0]["points"] == [[0.2, 0.5], [0.8, 0.5]]
+    bad = tmp_path / "bad.json"
+    bad.write_text("{not json")
+    proc = genplate("generate", "a kite", "--strokes", str(bad), "--json", env=env, check=False)
+    assert proc.returncode == 2 and "--strokes" in json.loads(proc.stdout)["error"]
