@@ -17,6 +17,7 @@ import re
 import shutil
 import stat
 import tempfile
+import unicodedata
 import zipfile
 import zlib
 from pathlib import Path
@@ -109,7 +110,7 @@ def _plan(archive: zipfile.ZipFile, zip_path: Path, *, max_files: int,
     """The (safe relative name, entry) of every file to extract; raises on the first problem."""
     where = zip_path.name
     files: list[tuple[str, zipfile.ZipInfo]] = []
-    seen: dict[str, str] = {}  # casefolded path -> "file" | "dir"
+    seen: dict[str, str] = {}  # _fold(path) -> "file" | "dir"
     declared = 0
     for info in archive.infolist():
         parts = _safe_parts(info.filename, where)
@@ -124,12 +125,12 @@ def _plan(archive: zipfile.ZipFile, zip_path: Path, *, max_files: int,
         # directory, or twice (also differing only in case, which collides on macOS and
         # Windows), would make the result depend on the order of extraction.
         for depth in range(1, len(parts)):
-            parent = "/".join(parts[:depth]).casefold()
+            parent = _fold("/".join(parts[:depth]))
             if seen.get(parent) == "file":
                 raise ArchiveError(f"{where}: entry {info.filename!r} lies inside "
                                    f"{'/'.join(parts[:depth])!r}, which is also a file")
             seen[parent] = "dir"
-        key = "/".join(parts).casefold()
+        key = _fold("/".join(parts))
         if is_dir:
             if seen.get(key) == "file":
                 raise ArchiveError(f"{where}: {info.filename!r} is both a file and a folder")
@@ -138,7 +139,7 @@ def _plan(archive: zipfile.ZipFile, zip_path: Path, *, max_files: int,
         if key in seen:
             raise ArchiveError(f"{where}: entry {info.filename!r} collides with another entry "
                                f"of the same name (names are compared ignoring case)")
-        if key == MANIFEST.casefold():
+        if key == _fold(MANIFEST):
             raise ArchiveError(f"{where}: entry {info.filename!r} uses a name genplate reserves")
         seen[key] = "file"
         files.append(("/".join(parts), info))
@@ -150,6 +151,11 @@ def _plan(archive: zipfile.ZipFile, zip_path: Path, *, max_files: int,
             raise ArchiveError(f"{where} would expand to more than {_size(max_bytes)}; refusing "
                                f"to extract it (raise max_bytes if the delivery is genuine)")
     return files
+
+
+def _fold(path: str) -> str:
+    """A name as a case- and normalisation-insensitive file system sees it (macOS, Windows)."""
+    return unicodedata.normalize("NFC", path).casefold()
 
 
 def _safe_parts(name: str, where: str) -> list[str]:

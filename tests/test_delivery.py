@@ -208,6 +208,7 @@ def test_extract_refuses_a_windows_reparse_point(tmp_path):
     (["a.exr", "a.exr"], "collides"),
     (["A.exr", "a.exr"], "collides"),
     (["seq", "seq/a.exr"], "also a file"),
+    (["caf\u00e9.exr", "cafe\u0301.exr"], "collides"),  # the same name on macOS (NFC vs NFD)
     (["seq/a.exr", "./seq/a.exr"], "collides"),
     ([MANIFEST], "reserves"),
 ])
