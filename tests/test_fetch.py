@@ -644,6 +644,52 @@ def test_cancel_mid_download_leaves_only_a_part_that_the_next_call_resumes(store
     assert store.requests[-1]["range"] and store.statuses("/v")[-1] == 206
 
 
+def test_cancel_interrupts_a_backoff_wait_at_once(store, tmp_path):
+    store.files["/v"] = mp4_bytes(1000)
+    store.fault("/v", *["503"] * 10)
+    token = CancelToken()
+    threading.Timer(0.2, token.cancel).start()
+    started = time.monotonic()
+    with pytest.raises(Cancelled):
+        fetch_outputs(tmp_path, [Output("video", store.url("/v"))], refresh=None,
+                      progress=lambda *a: None, cancel=token,
+                      **{**FAST, "backoff": 30.0, "max_backoff": 30.0})
+    assert time.monotonic() - started < 5.0  # not the 30 s backoff
+
+
+def test_cancel_during_a_local_copy_leaves_only_a_part(tmp_path):
+    source = tmp_path / "store" / "video.mp4"
+    source.parent.mkdir()
+    source.write_bytes(mp4_bytes(50_000))
+    token = CancelToken()
+
+    def progress(done, total, message):
+        token.cancel()
+
+    dest = tmp_path / "delivery"
+    with pytest.raises(Cancelled):
+        fetch_outputs(dest, [Output("video", source.as_uri())], refresh=None, progress=progress,
+                      cancel=token, chunk_size=4096)
+    assert listing(dest) == ["output-0.part"]
+
+
+def test_cancel_during_extraction_keeps_the_zip_and_extracts_nothing(store, tmp_path):
+    store.files["/z"] = zip_bytes({f"f.{i:04d}.exr": exr_bytes() for i in range(4)})
+    token = CancelToken()
+
+    def progress(done, total, message):
+        if message.startswith("extracting"):
+            token.cancel()
+
+    with pytest.raises(Cancelled):
+        fetch_outputs(tmp_path, [Output("exr", store.url("/z"))], refresh=None,
+                      progress=progress, cancel=token, **FAST)
+    assert listing(tmp_path) == [".output-0.json", "output-0.zip"]
+    again = fetch_outputs(tmp_path, [Output("exr", store.url("/z"))], refresh=None,
+                          progress=lambda *a: None, cancel=None, **FAST)
+    assert len(again) == 4 and len(store.requests) == 1  # extracted from the kept zip
+
+
 def test_a_zip_with_a_traversal_entry_is_refused_but_kept(store, tmp_path):
     store.files["/z"] = zip_bytes({"ok.exr": exr_bytes(), "../../escape.exr": exr_bytes()})
     with pytest.raises(ArchiveError, match="'..'"):
