@@ -429,8 +429,17 @@ class Take:
             "latest": self.latest, "thumbnail": str(self.thumbnail),
             "take_json": str(self.take_json), "job_id": self.record.get("job_id"),
             "remote_id": self.record.get("remote_id"), "prompt": self.prompt,
-            "width": self.width, "height": self.height,
+            "width": self.width, "height": self.height, "scores": self.scores(),
         }
+
+    def scores(self) -> Optional[dict]:
+        """The judge's latest verdict on this take (score and reasons), or None if unjudged."""
+        from .judge import load_scores
+
+        scores = load_scores(self.dir)
+        if not scores:
+            return None
+        return {k: scores.get(k) for k in ("verdict", "score", "reasons", "warnings", "plot")}
 
     def provenance(self) -> dict:
         """take.json's essentials for places outside the take folder (Nuke nodes, OTIO clips).

@@ -107,6 +107,7 @@ def test_the_next_generation_is_the_next_version(published):
     listed = json.loads(genplate("takes", "--root", str(published["root"]), "--shot", "sh030",
                                  "--json", env=published["env"]).stdout)["takes"]
     assert [(t["version"], t["latest"]) for t in listed if t["name"] == s["name"]] == [(1, False), (2, True)]
+    assert all(t["scores"]["verdict"] == "ok" and t["scores"]["score"] > 0 for t in listed)
 
 
 def test_jobs_lists_every_step(published):

@@ -386,6 +386,7 @@ def test_summary_has_what_the_hosts_insert(tmp_path):
         "shot": "sh010", "name": "road", "kind": "master", "latest": True,
         "thumbnail": str(take.dir / "thumbnail.png"), "take_json": str(take.dir / "take.json"),
         "job_id": "jA", "remote_id": "off-jA", "prompt": "a road", "width": 8, "height": 4,
+        "scores": None,  # never judged
     }
     assert Path(s["pattern"] % 1001).is_file() and Path(s["thumbnail"]).is_file()
     json.dumps(s)  # the CLI prints it as JSON
