@@ -47,6 +47,18 @@ class Inputs:
     pinned: dict[int, np.ndarray] = field(default_factory=dict)  # frame index -> ACEScg image
     source: Optional[Iterator[np.ndarray]] = None  # video_edit / video_reframe plate frames
     source_rect: Optional[tuple[int, int, int, int]] = None  # x, y, w, h in output pixels
+    _planes: dict[int, np.ndarray] = field(default_factory=dict, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def planes(self, index: int) -> Optional[np.ndarray]:
+        """The pinned image at ``index`` as planes (3, H, W), converted once."""
+        image = self.pinned.get(index)
+        if image is None:
+            return None
+        with self._lock:
+            if index not in self._planes:
+                self._planes[index] = _to_planes(image)
+            return self._planes[index]
 
 
 # One pool per process, shared by every render in it: concurrent jobs share the cores instead
@@ -148,32 +160,46 @@ def _edit_mix(request: ShotRequest) -> float:
 
 def compose(scene: Scene, request: ShotRequest, inputs: Inputs, index: int,
             source: Optional[np.ndarray]) -> np.ndarray:
-    """Frame ``index`` in ACEScg: the prompt's picture, the source plate, the pinned images."""
+    """Frame ``index`` in ACEScg (H, W, 3): the prompt's picture, the source plate, the pinned
+    images. (The renderer itself works on planes: ``compose_planes``.)"""
+    planes = compose_planes(scene, request, inputs, index,
+                            None if source is None else _to_planes(source))
+    return np.ascontiguousarray(planes.transpose(1, 2, 0))
+
+
+def _to_planes(image: np.ndarray) -> np.ndarray:
+    return np.ascontiguousarray(image.transpose(2, 0, 1), dtype=np.float32)
+
+
+def compose_planes(scene: Scene, request: ShotRequest, inputs: Inputs, index: int,
+                   source: Optional[np.ndarray]) -> np.ndarray:
+    """``compose`` as float32 planes (3, H, W); ``source`` is given as planes too."""
     if request.loop and index == request.frame_count - 1:
         index = 0  # a loop's last frame is its first, start frame included
-    pinned = inputs.pinned.get(index)
+    pinned = inputs.planes(index)
     if pinned is not None:
         return pinned.copy()  # the frame AT a keyframe's index is the keyframe
-    frame = scene.frame(index)
+    frame = scene.planes(index)
     if source is not None:
         if request.type == "video_edit":
             # Restyle: grade the plate toward the prompt's palette and light, then let the
             # prompt's own picture show through as much as the strength allows.
-            mix = np.float32(_edit_mix(request))
+            mix = float(_edit_mix(request))
             tint = scene.palette[0] / max(float(scene.palette[0].mean()), 1e-3)
             tint = (1 - mix) + mix * np.clip(tint, 0.3, 2.5)
-            exposure = np.float32(scene.sky.ambient ** 0.5)
-            frame *= mix
-            frame += source * (tint * exposure * (1 - mix)).astype(np.float32)
+            gain = tint * (scene.sky.ambient ** 0.5) * (1 - mix)
+            frame *= np.float32(mix)
+            for c in range(3):
+                frame[c] += source[c] * np.float32(gain[c])
         else:
             x, y, w, h = inputs.source_rect
             frame *= np.float32(0.6)  # the outpainted surround sits a little under the plate
-            frame[y:y + h, x:x + w] = source
+            frame[:, y:y + h, x:x + w] = source
     weights = []
-    for k, image in inputs.pinned.items():
+    for k in inputs.pinned:
         d = abs(index - k)
         if d < BLEND_FRAMES:
-            weights.append(((1.0 - d / BLEND_FRAMES) ** 2, image))
+            weights.append(((1.0 - d / BLEND_FRAMES) ** 2, inputs.planes(k)))
     if weights:
         total = sum(w for w, _ in weights)
         norm = 1.0 / total if total > 1.0 else 1.0
@@ -212,11 +238,12 @@ def render(request: ShotRequest, out_dir: Path, *, stem: str,
     matrix, bits = ("2020", 10) if request.hdr else ("709", 8)
 
     def one(index: int, source: Optional[np.ndarray]) -> _Done:
-        linear = compose(scene, request, inputs, index, source)
+        linear = compose_planes(scene, request, inputs, index,
+                                None if source is None else _to_planes(source))
         aces = colour.to_aces2065_half(linear) if exr is not None else None
-        keep = linear if index in (0, n - 1) else None  # to_display leaves it untouched
-        code = colour.to_display(linear, kind)
-        return _Done(keep, colour.rgb_to_yuv420(code, matrix=matrix, bits=bits), aces)
+        keep = linear.transpose(1, 2, 0) if index in (0, n - 1) else None
+        code = colour.planes_to_display(linear, kind)
+        return _Done(keep, colour.planes_to_yuv420(*code, matrix=matrix, bits=bits), aces)
 
     pool = _frame_pool()
     window = 2 * WORKERS  # bounded look-ahead keeps memory flat at 1080p
@@ -266,4 +293,4 @@ def render(request: ShotRequest, out_dir: Path, *, stem: str,
     return outputs
 
 
-__all__ = ["render", "compose", "resolve_inputs", "Inputs", "RenderCancelled", "RenderInputError", "FPS"]
+__all__ = ["render", "compose", "compose_planes", "resolve_inputs", "Inputs", "RenderCancelled", "RenderInputError", "FPS"]

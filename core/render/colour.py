@@ -99,6 +99,18 @@ def _apply(cpu: ocio.CPUProcessor, image: np.ndarray) -> np.ndarray:
     return out
 
 
+def _planar(planes: np.ndarray) -> ocio.PlanarImageDesc:
+    _, h, w = planes.shape
+    return ocio.PlanarImageDesc(planes[0], planes[1], planes[2], w, h)
+
+
+def planes_to_display(planes: np.ndarray, kind: str = "sdr") -> np.ndarray:
+    """ACEScg planes (3, H, W) float32 (C-contiguous) -> display code planes (3, H, W)."""
+    out = np.empty_like(planes)
+    _processor(f"{kind}:forward").apply(_planar(planes), _planar(out))
+    return out
+
+
 def to_display(frame: np.ndarray, kind: str = "sdr") -> np.ndarray:
     """ACEScg (H, W, 3) float32 -> display code values 0..1 (Rec.709 BT.1886, or PQ)."""
     return _apply(_processor(f"{kind}:forward"), frame)
@@ -129,11 +141,16 @@ def to_aces2065_half(frame: np.ndarray) -> np.ndarray:
     if _AP1_TO_AP0 is None:
         _AP1_TO_AP0 = config().getProcessor(SCENE, "ACES2065-1").getOptimizedCPUProcessor(
             ocio.BIT_DEPTH_F32, ocio.BIT_DEPTH_F16, ocio.OPTIMIZATION_DEFAULT)
-    src = np.ascontiguousarray(frame, dtype=np.float32)
-    h, w = src.shape[:2]
+    planar = frame.ndim == 3 and frame.shape[0] == 3 and frame.shape[2] != 3
+    if planar:  # the renderer's (3, H, W) planes
+        h, w = frame.shape[1:]
+        src = _planar(frame)
+    else:
+        frame = np.ascontiguousarray(frame, dtype=np.float32)
+        h, w = frame.shape[:2]
+        src = ocio.PackedImageDesc(frame, w, h, 3)
     out = np.empty((h, w, 3), dtype=np.float16)
-    _AP1_TO_AP0.apply(ocio.PackedImageDesc(src, w, h, 3),
-                      ocio.PackedImageDesc(out, w, h, 3, ocio.BIT_DEPTH_F16, 2, 6, 6 * w))
+    _AP1_TO_AP0.apply(src, ocio.PackedImageDesc(out, w, h, 3, ocio.BIT_DEPTH_F16, 2, 6, 6 * w))
     return out
 
 
@@ -157,33 +174,48 @@ def _rgb_to_ycbcr_matrix(matrix: str) -> np.ndarray:
 
 
 def rgb_to_yuv420(code: np.ndarray, *, matrix: str = "709", bits: int = 8) -> np.ndarray:
-    """R'G'B' (H, W, 3) 0..1 -> limited-range Y'CbCr 4:2:0 planes stacked as PyAV's
+    """R'G'B' (H, W, 3) 0..1 -> limited-range Y'CbCr 4:2:0, see ``planes_to_yuv420``."""
+    return planes_to_yuv420(code[..., 0], code[..., 1], code[..., 2], matrix=matrix, bits=bits)
+
+
+def planes_to_yuv420(r: np.ndarray, g: np.ndarray, b: np.ndarray, *, matrix: str = "709",
+                     bits: int = 8) -> np.ndarray:
+    """R'G'B' planes 0..1 -> limited-range Y'CbCr 4:2:0 planes stacked as PyAV's
     ``from_ndarray`` wants them: shape (H*3/2, W), uint8 (8-bit) or uint16 (10-bit).
 
     Chroma is the 2x2 box average of R'G'B' (centre siting), matrixed after averaging: the
     matrix is linear, so that equals averaging Cb/Cr and costs a quarter of the work.
     """
-    h, w = code.shape[:2]
+    h, w = r.shape
     m = _rgb_to_ycbcr_matrix(matrix)
     scale = float(1 << (bits - 8))
     top = (1 << bits) - 1
     dtype = np.uint8 if bits == 8 else np.uint16
     out = np.empty((h * 3 // 2, w), dtype=dtype)
-    y = code @ (m[0] * (219.0 * scale))
-    y += 16.0 * scale + 0.5
+    ky = m[0] * np.float32(219.0 * scale)
+    y = r * ky[0]
+    y += g * ky[1]
+    y += b * ky[2]
+    y += np.float32(16.0 * scale + 0.5)  # + 0.5: the cast below truncates, so this rounds
     np.clip(y, 0, top, out=y)
     out[:h] = y
-    # Sum of the four strided quarters (a reshape-mean is 7x slower); the 1/4 is in the matrix.
-    quad = code[0::2, 0::2] + code[1::2, 0::2]
-    quad += code[0::2, 1::2]
-    quad += code[1::2, 1::2]
-    chroma = quad @ (m[1:].T * (224.0 * scale / 4.0))
-    chroma += 128.0 * scale + 0.5
-    np.clip(chroma, 0, top, out=chroma)
+    # Sum of the four quarters (a reshape-mean is 7x slower); the 1/4 is in the matrix.
+    quads = []
+    for plane in (r, g, b):
+        q = plane[0::2, 0::2] + plane[1::2, 0::2]
+        q += plane[0::2, 1::2]
+        q += plane[1::2, 1::2]
+        quads.append(q)
     n = (h // 2) * (w // 2)
     flat = out[h:].reshape(-1)
-    flat[:n] = chroma[..., 0].ravel()
-    flat[n:] = chroma[..., 1].ravel()
+    for row, dest in ((1, flat[:n]), (2, flat[n:])):
+        k = m[row] * np.float32(224.0 * scale / 4.0)
+        c = quads[0] * k[0]
+        c += quads[1] * k[1]
+        c += quads[2] * k[2]
+        c += np.float32(128.0 * scale + 0.5)
+        np.clip(c, 0, top, out=c)
+        dest[:] = c.ravel()
     return out
 
 

@@ -86,7 +86,7 @@ def write_exr_frame(path: Path, frame: np.ndarray) -> None:
     out = oiio.ImageOutput.create(str(path))
     if out is None or not out.open(str(path), spec):
         raise MediaError(f"cannot write {path}: {oiio.geterror()}")
-    out.write_image(frame.astype(np.float16))
+    out.write_image(np.ascontiguousarray(frame, dtype=np.float16))
     out.close()
 
 
