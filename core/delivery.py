@@ -23,7 +23,7 @@ import zlib
 from pathlib import Path
 from typing import Optional
 
-from .ledger import _pid_alive  # the one liveness check the engine uses for workers too
+from .ledger import pid_alive  # the one liveness check the engine uses for workers too
 from .progress import CancelToken, ProgressFn, no_progress
 
 KINDS = ("mp4", "exr", "zip", "png", "jpeg", "unknown")
@@ -307,7 +307,7 @@ def _remove_abandoned_temps(dest: Path) -> None:
         if not match or not leftover.is_dir():
             continue
         pid = int(match.group(1))
-        if pid == os.getpid() or _pid_alive(pid):
+        if pid == os.getpid() or pid_alive(pid):
             continue  # this process's other threads, or another live process, may be using it
         shutil.rmtree(leftover, ignore_errors=True)
 

@@ -21,6 +21,7 @@ from typing import Callable, Optional
 from . import __version__, ledger as L
 from .backends import FREE_BACKENDS, open_backend
 from .backends.base import COMPLETED, FAILED, Backend, BackendError, Generation
+from .fetch import FetchError
 from .progress import Cancelled, CancelToken, ProgressFn, no_progress
 from .request import ShotRequest
 
@@ -153,6 +154,14 @@ class JobRunner:
         except CreateNeedsDecision as exc:
             ledger.update(job.id, error=str(exc), message="waiting for a decision")
             job = ledger.get(job.id)
+        except FetchError as exc:
+            # The generation is paid for and the service still holds it: stay delivered, so
+            # `genplate resume` fetches again with fresh URLs, rather than failing for good.
+            reason = _reason(exc)
+            ledger.note(job.id, f"download failed: {reason}")
+            ledger.update(job.id, error=f"download failed ({reason}); `genplate resume {job.id}` "
+                                        f"fetches it again", message="download failed")
+            job = ledger.get(job.id)
         except Exception as exc:  # every other failure ends the job, with its reason
             job = ledger.get(job.id)
             if not job.terminal:
@@ -274,7 +283,7 @@ class JobRunner:
         record = [{"path": str(f.path), "kind": f.kind, "bytes": f.bytes, "sha256": f.sha256}
                   for f in files]
         return self.ledger.advance(job.id, L.FETCHED, f"{len(files)} file(s) downloaded",
-                                   files=record, message="downloaded")
+                                   files=record, message="downloaded", error=None)
 
     def _ingest(self, job: L.Job, reporter: "_LedgerProgress", token: CancelToken) -> L.Job:
         from . import judge, takes

@@ -463,7 +463,7 @@ STALE_HEARTBEAT_SECONDS = 30.0
 
 
 def has_live_worker(job: Job) -> bool:
-    return bool(job.worker_pid and job.worker_pid != os.getpid() and _pid_alive(job.worker_pid)
+    return bool(job.worker_pid and job.worker_pid != os.getpid() and pid_alive(job.worker_pid)
                 and job.heartbeat_at and time.time() - job.heartbeat_at < STALE_HEARTBEAT_SECONDS)
 
 
@@ -474,7 +474,7 @@ def iter_unfinished(ledger: Ledger) -> Iterator[Job]:
             yield job
 
 
-def _pid_alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
     except ProcessLookupError:

@@ -190,3 +190,20 @@ def test_a_cancelled_job_never_sends_its_create(tmp_path):
     token.cancel()
     done = _runner(ledger, backend).run(job.id, cancel=token)
     assert done.state == L.CANCELLED and backend.creates == [] and done.create_intent_at is None
+
+
+def test_a_failed_download_stays_delivered_for_resume_and_is_never_re_created(tmp_path):
+    from genplate.core.backends.base import Output
+
+    ledger = L.Ledger(tmp_path / "l.db")
+    job = _job(ledger, tmp_path)
+    gone = (tmp_path / "nowhere.mp4").as_uri()
+    backend = ScriptedBackend([Generation(id="gen-1", state="completed",
+                                          outputs=(Output(type="video", url=gone),))])
+    runner = _runner(ledger, backend)
+    first = runner.run(job.id)
+    assert first.state == L.DELIVERED and f"genplate resume {job.id}" in first.error
+    assert [j.id for j in L.iter_unfinished(ledger)] == [job.id]
+    again = runner.run(job.id)  # resume: fetches again, never creates again
+    assert again.state == L.DELIVERED and backend.creates == [job.id]
+    assert sum("download failed" in (e.detail or "") for e in ledger.events(job.id)) == 2
