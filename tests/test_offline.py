@@ -544,6 +544,14 @@ def test_extend_at_another_resolution_resizes_the_earlier_frame(tmp_path, monkey
     assert _corr(big[::2, ::2], small) > 0.9
 
 
+def test_inputs_it_cannot_read_locally_are_refused_before_anything_exists(tmp_path):
+    backend = OfflineBackend(tmp_path / "offline")
+    request = ShotRequest.draft(PROMPT, start_frame=MediaRef(url="https://example.com/a.png"))
+    with pytest.raises(BackendError, match="start_frame: the offline renderer reads local files only"):
+        backend.create(request, job_id="j")
+    assert backend.reconcile("j") is None
+
+
 def test_an_unreadable_input_fails_the_generation_with_a_reason(tmp_path, tiny):
     bad = tmp_path / "broken.png"
     bad.write_bytes(b"\x89PNG not really")

@@ -64,6 +64,10 @@ class OfflineBackend(Backend):
     def create(self, request: ShotRequest, *, job_id: str) -> str:
         for gen_id in _generation_refs(request):
             self._finished_dir(gen_id)  # refuses, before anything exists, an unknown generation
+        for role, ref in request.media_refs():
+            if ref.url or ref.file_id:
+                raise BackendError(f"{role}: the offline renderer reads local files only; give a "
+                                   f"path instead of a {'url' if ref.url else 'file_id'}")
         self.store.mkdir(parents=True, exist_ok=True)
         remote_id = "offline-" + uuid.uuid4().hex
         scratch = self.store / f".create-{remote_id}"
