@@ -21,7 +21,6 @@ import argparse
 import os
 import platform
 import shutil
-import subprocess
 import tempfile
 import time
 from pathlib import Path

@@ -116,17 +116,6 @@ class OfflineBackend(Backend):
         # The runner reports Generation.progress itself; ``progress`` is not called twice over.
         return Generation(remote_id, PROCESSING, progress=_read_progress(gen_dir))
 
-    def wait(self, remote_id: str, timeout: float = 600.0) -> Generation:
-        """Follow a generation to the end in this process (tests, the bench)."""
-        deadline = time.monotonic() + timeout
-        while True:
-            generation = self.get(remote_id)
-            if generation.state in (COMPLETED, FAILED):
-                return generation
-            if time.monotonic() > deadline:
-                raise BackendError(f"{remote_id} still rendering after {timeout:.0f} s", retryable=True)
-            time.sleep(self.poll_interval)
-
     def _completed(self, remote_id: str, output: Path) -> Generation:
         listed = json.loads((output / "outputs.json").read_text(encoding="utf-8"))
         outputs = tuple(Output(type=o["type"], url=(output / o["name"]).resolve().as_uri())
