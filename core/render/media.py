@@ -226,6 +226,9 @@ class Mp4Writer:
 class ExrZipWriter:
     """ACES2065-1 half DWAB frames, written one by one into a single stored (not deflated) ZIP.
 
+    How Luma packages its EXR export (one file, a sequence, a ZIP) is undocumented
+    (luma-agents-api.md); one ZIP is our choice, and fetch/ingest decide by content anyway.
+
     DWAB is already compressed, so the ZIP stores members as they are; each frame is written
     to a scratch file beside the ZIP (OIIO writes files), added, then removed.
     """
