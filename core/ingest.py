@@ -60,7 +60,7 @@ class IngestOptions:
     assume: str = V.DEFAULT_ASSUME  # what tags an untagged video lacks are taken to be
     source_tags: Optional[str] = None  # overrides the stream's tags ("bt709 full srgb")
     peak_nits: int = 1000  # the HDR view inverted for PQ/HLG (1000 unless the master is brighter)
-    exact_table: bool = True  # 8-bit display-match through the exact memo table (same result)
+    exact_table: bool = True  # display-match memoised per Y'CbCr triple (bit-identical result)
     host_config: Optional[str] = None  # the config of the host that asked (Nuke, Resolve)
     workers: Optional[int] = None  # default: one per core
     thumbnail_width: int = 480
@@ -403,11 +403,15 @@ def _ingest_video(chosen: tuple[SourceFile, V.VideoProbe], *, info, working, chr
     out_depth = _out_depth(options)
     cpu = oproc.video_processor(info, transform, probe.coding, out_depth=out_depth)
     table = None
-    if options.exact_table and probe.coding.plane_bits == 8 and transform.mode == S.DISPLAY_MATCH:
-        # The ACES 2.0 inverse costs ~1.6 MP/s a core; 8-bit triples repeat, so memoise them.
-        table = omemo.exact_table(oproc.video_key(info, transform, probe.coding, out_depth=out_depth),
-                            cpu, dtype=np.float16 if options.pixel_type == "half" else np.float32,
-                            threads=workers)
+    if options.exact_table and transform.mode == S.DISPLAY_MATCH:
+        # The ACES 2.0 inverse costs ~1.6 MP/s a core, and Y'CbCr triples repeat within and
+        # across frames: memoise them (same processor, same inputs, bit-identical results).
+        key = oproc.video_key(info, transform, probe.coding, out_depth=out_depth)
+        dtype = np.float16 if options.pixel_type == "half" else np.float32
+        if probe.coding.plane_bits == 8:
+            table = omemo.exact_table(key, cpu, dtype=dtype, threads=workers)
+        else:
+            table = omemo.exact_cache(key, cpu, dtype=dtype)
     fspec = _frame_spec(width=probe.width, height=probe.height, fps=probe.fps, chroma=chroma,
                         interop=interop, attributes=attributes, options=options, info=info,
                         working=working, transform=transform, source_kind=probe.source_kind)
@@ -463,7 +467,9 @@ def _ingest_video(chosen: tuple[SourceFile, V.VideoProbe], *, info, working, chr
         assumed=list(probe.assumed), sources=[], delivery="video",
         compression=options.compression, pixel_type=options.pixel_type, timecode=tc,
         seconds=0.0, source_detail=dict(probe.record(), processing=(
-            "exact memo table of 8-bit triples" if table is not None else "exact processor")),
+            "exact processor" if table is None else
+            "exact memo table of 8-bit triples" if probe.coding.plane_bits == 8 else
+            "exact processor with a cache of recent triples")),
         warnings=list(probe.warnings))
 
 

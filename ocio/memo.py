@@ -1,4 +1,5 @@
-"""The exact memo table for 8-bit video (color.md §1.8 a).
+"""Exact memoisation of the display-match processor: a table for 8-bit video (color.md §1.8 a)
+and a cache of recent triples for 10/12-bit video. Both return what the processor returns.
 
 With 8-bit planes every output pixel is a function of one (Y, Cb, Cr) triple, so there are at
 most 2**24 different answers. The table keeps the exact processor's answer for every triple a
@@ -84,15 +85,9 @@ class ExactTable:
             self.computed += int(todo.size)
 
     def _compute(self, keys: np.ndarray) -> np.ndarray:
-        n = keys.size
-        y = np.ascontiguousarray((keys & 0xFF).astype(np.uint8)).reshape(1, n)
-        cr = np.ascontiguousarray(((keys >> 8) & 0xFF).astype(np.uint8)).reshape(1, n)
-        cb = np.ascontiguousarray((keys >> 16).astype(np.uint8)).reshape(1, n)
-        out = np.empty((1, n, 3), self.dtype)
-        size = self.dtype.itemsize
-        self.cpu.apply(ocio.PlanarImageDesc(y, cb, cr, n, 1, ocio.BIT_DEPTH_UINT8, 1, n),
-                       ocio.PackedImageDesc(out, n, 1, 3, self._depth, size, 3 * size, 3 * size * n))
-        return out[0]
+        return _apply_rows(self.cpu, (keys & 0xFF).astype(np.uint8),
+                           (keys >> 16).astype(np.uint8), ((keys >> 8) & 0xFF).astype(np.uint8),
+                           self.dtype, self._depth)
 
 
 class TableCache:
@@ -126,5 +121,124 @@ TABLES = TableCache()
 def exact_table(key: tuple, cpu, *, dtype=np.float16, threads: int = 1,
                 cache: Optional[TableCache] = None) -> ExactTable:
     cache = TABLES if cache is None else cache
-    return cache.get((key, np.dtype(dtype).str),
+    return cache.get(("table", key, np.dtype(dtype).str),
                      lambda: ExactTable(cpu, dtype=dtype, threads=threads))
+
+
+def exact_cache(key: tuple, cpu, *, dtype=np.float16,
+                cache: Optional[TableCache] = None) -> "ExactCache":
+    cache = TABLES if cache is None else cache
+    return cache.get(("cache", key, np.dtype(dtype).str), lambda: ExactCache(cpu, dtype=dtype))
+
+
+class ExactCache:
+    """Memoised ``cpu`` for 16-bit planes (10- and 12-bit video), where a full table of every
+    triple would not fit (2**48 keys): a direct-mapped cache of the triples seen lately.
+
+    Each frame looks its (Y, Cb, Cr) triples up by hash; only the misses, de-duplicated, go
+    through the exact processor, and they replace whatever shared their slot. A slot is one
+    record (key and value together), so a lookup can only ever return the exact answer for that
+    very triple. A generated 1080p HDR frame holds ~10-50 % as many distinct triples as pixels
+    and consecutive frames share most of them, which is where the time goes back. When most of
+    a frame misses (a cut, heavy grain) the frame goes through the processor whole, as it would
+    without the cache, and its triples are remembered for the next one.
+
+    Lookups and inserts hold one lock; the exact computation, the expensive part, runs outside.
+    """
+
+    DIRECT_ABOVE = 0.5  # miss fraction above which the whole frame is processed directly
+
+    def __init__(self, cpu, *, dtype=np.float16, slots_log2: int = 23) -> None:
+        self.cpu = cpu
+        self.dtype = np.dtype(dtype)
+        if self.dtype not in (np.float16, np.float32):
+            raise ValueError(f"cache dtype {dtype}: float16 or float32")
+        self._depth = ocio.BIT_DEPTH_F16 if self.dtype == np.float16 else ocio.BIT_DEPTH_F32
+        self._shift = np.uint64(64 - slots_log2)
+        self._record = np.dtype([("k", "<u8"), ("v", self.dtype, (3,))])
+        self.entries = np.zeros(1 << slots_log2, self._record)
+        self.entries["k"] = np.uint64(0xFFFFFFFFFFFFFFFF)  # no 16-bit triple has this key
+        self._lock = threading.Lock()
+        self.computed = 0
+        self.direct_frames = 0
+
+    @staticmethod
+    def keys(y: np.ndarray, cb: np.ndarray, cr: np.ndarray) -> np.ndarray:
+        key = y.astype(np.uint64)
+        key <<= np.uint64(32)
+        key |= cb.astype(np.uint64) << np.uint64(16)
+        key |= cr
+        return key
+
+    def _slots(self, keys: np.ndarray) -> np.ndarray:
+        with np.errstate(over="ignore"):
+            return ((keys * np.uint64(0x9E3779B97F4A7C15)) >> self._shift).astype(np.intp)
+
+    def _records(self, keys: np.ndarray, values: np.ndarray) -> np.ndarray:
+        rec = np.empty(keys.size, self._record)
+        rec["k"] = keys
+        rec["v"] = values
+        return rec
+
+    def apply(self, y: np.ndarray, cb: np.ndarray, cr: np.ndarray, out: np.ndarray) -> None:
+        """``out`` (h, w, 3) <- the exact result for 16-bit planes (h, w)."""
+        key = self.keys(y, cb, cr).reshape(-1)
+        slot = self._slots(key)
+        flat = out.reshape(-1, 3)
+        with self._lock:
+            found = self.entries[slot]
+        miss = np.flatnonzero(found["k"] != key)
+        flat[...] = found["v"]
+        del found
+        if miss.size == 0:
+            return
+        if miss.size > self.DIRECT_ABOVE * key.size:
+            self._direct(y, cb, cr, out)
+            new = self._records(key[miss], flat[miss])
+            with self._lock:
+                self.entries[slot[miss]] = new
+                self.computed += int(miss.size)
+                self.direct_frames += 1
+            return
+        wanted, inverse = np.unique(key[miss], return_inverse=True)
+        computed = self._compute(wanted)
+        flat[miss] = computed[inverse.reshape(-1)]
+        new = self._records(wanted, computed)
+        with self._lock:
+            self.entries[self._slots(wanted)] = new
+            self.computed += int(wanted.size)
+
+    def _direct(self, y, cb, cr, out) -> None:
+        h, w = y.shape
+        planes = [np.ascontiguousarray(p, dtype=np.uint16) for p in (y, cb, cr)]
+        size = self.dtype.itemsize
+        self.cpu.apply(ocio.PlanarImageDesc(*planes, w, h, ocio.BIT_DEPTH_UINT16, 2, 2 * w),
+                       ocio.PackedImageDesc(out, w, h, 3, self._depth, size, 3 * size, 3 * size * w))
+
+    def _compute(self, keys: np.ndarray) -> np.ndarray:
+        return _apply_rows(self.cpu, (keys >> np.uint64(32)).astype(np.uint16),
+                           ((keys >> np.uint64(16)) & np.uint64(0xFFFF)).astype(np.uint16),
+                           (keys & np.uint64(0xFFFF)).astype(np.uint16), self.dtype, self._depth)
+
+
+_ROW = 1024
+
+
+def _apply_rows(cpu, y: np.ndarray, cb: np.ndarray, cr: np.ndarray, dtype, depth) -> np.ndarray:
+    """The processor on a list of triples, laid out as rows of 1024 pixels: OCIO works a row
+    at a time through a row-wide float buffer, so one row of a million pixels would run out of
+    cache (measured 2x slower than the same pixels as a frame)."""
+    n = y.size
+    rows = -(-n // _ROW)
+    planes = []
+    for plane in (y, cb, cr):
+        block = np.zeros(rows * _ROW, plane.dtype)
+        block[:n] = plane
+        planes.append(block.reshape(rows, _ROW))
+    size = np.dtype(dtype).itemsize
+    in_size = planes[0].itemsize
+    in_depth = ocio.BIT_DEPTH_UINT8 if in_size == 1 else ocio.BIT_DEPTH_UINT16
+    out = np.empty((rows, _ROW, 3), dtype)
+    cpu.apply(ocio.PlanarImageDesc(*planes, _ROW, rows, in_depth, in_size, in_size * _ROW),
+              ocio.PackedImageDesc(out, _ROW, rows, 3, depth, size, 3 * size, 3 * size * _ROW))
+    return out.reshape(-1, 3)[:n]

@@ -111,3 +111,76 @@ def test_a_table_is_shared_per_processor_key(display_match):
     other = P.video_key(info, t, YCbCrCoding("bt709", True, 8, 8))
     assert M.exact_table(other, cpu, cache=cache) is not a
     assert M.exact_table(key, cpu, cache=cache) is not a  # only one kept: memory stays bounded
+
+
+# -- 10-bit video: the cache of recent triples ------------------------------------------------------
+
+def _frames16(n, h=64, w=128, seed=1):
+    """10-bit codes as swscale hands them over (<<6), chroma interpolated to 16-bit values."""
+    out = []
+    for y, cb, cr in _frames(n, h, w, seed):
+        out.append((y.astype(np.uint16) << 8 | 0x40, cb.astype(np.uint16) * 257,
+                    cr.astype(np.uint16) * 256 + 17))
+    return out
+
+
+def _exact16(cpu, planes):
+    y, cb, cr = (np.ascontiguousarray(p) for p in planes)
+    h, w = y.shape
+    out = np.empty((h, w, 3), np.float16)
+    cpu.apply(ocio.PlanarImageDesc(y, cb, cr, w, h, ocio.BIT_DEPTH_UINT16, 2, 2 * w),
+              ocio.PackedImageDesc(out, w, h, 3, ocio.BIT_DEPTH_F16, 2, 6, 6 * w))
+    return out
+
+
+@pytest.fixture(scope="module")
+def pq_display_match():
+    info = C.load_config(BUILTIN_CONFIG)
+    t = S.input_transform(info.config, S.HDR_PQ, S.DISPLAY_MATCH, "ACEScg")
+    return P.video_processor(info, t, YCbCrCoding("bt2020nc", False, 10, 16))
+
+
+@pytest.mark.parametrize("direct_above", [0.5, 1.1, 0.0])
+def test_cache_is_bit_identical_on_every_path(pq_display_match, direct_above, monkeypatch):
+    cpu = pq_display_match
+    cache = M.ExactCache(cpu, slots_log2=12)  # small: collisions and evictions happen
+    monkeypatch.setattr(cache, "DIRECT_ABOVE", direct_above)
+    for planes in _frames16(4) + _frames16(1):
+        out = np.empty(planes[0].shape + (3,), np.float16)
+        cache.apply(*planes, out)
+        assert np.array_equal(out.view(np.uint16), _exact16(cpu, planes).view(np.uint16))
+    if direct_above == 0.0:
+        assert cache.direct_frames == 5
+    if direct_above == 1.1:
+        assert cache.direct_frames == 0
+
+
+def test_cache_remembers_what_it_computed(pq_display_match):
+    cache = M.ExactCache(pq_display_match)
+    planes = _frames16(1)[0]
+    out = np.empty(planes[0].shape + (3,), np.float16)
+    cache.apply(*planes, out)
+    first = cache.computed
+    assert 0 < first <= planes[0].size
+    cache.apply(*planes, out)
+    assert cache.computed == first
+
+
+def test_cache_shared_by_threads(pq_display_match):
+    cpu = pq_display_match
+    cache = M.ExactCache(cpu, slots_log2=10)
+    frames = _frames16(6, seed=4)
+    results = {}
+
+    def work(i):
+        out = np.empty(frames[i][0].shape + (3,), np.float16)
+        cache.apply(*frames[i], out)
+        results[i] = out
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(6)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    for i, planes in enumerate(frames):
+        assert np.array_equal(results[i].view(np.uint16), _exact16(cpu, planes).view(np.uint16))

@@ -178,12 +178,17 @@ def test_hlg_decodes_within_one_10bit_code_of_bt2100(tmp_path, media):
     assert result.source_kind == "hdr-hlg"
 
 
-@pytest.mark.slow
-def test_pq_display_match_round_trips_and_exceeds_one(tmp_path, media):
+def test_pq_display_match_cached_is_exact_and_exceeds_one(tmp_path, media):
     clip = media["pq"]
-    staging, result = _ingest(tmp_path, [clip.path])
-    means, _ = _first_patches(staging, result)
+    cached, result = _ingest(tmp_path, [clip.path], "cached")
+    exact, plain = _ingest(tmp_path, [clip.path], "exact", exact_table=False)
     assert result.transform.view == "ACES 2.0 - HDR 1000 nits (Rec.2020)"
+    assert result.colour_record()["source"]["processing"].endswith("cache of recent triples")
+    for frame in (1001, 1003):
+        a, _ = read_exr(cached.frame_path(frame))
+        b, _ = read_exr(exact.frame_path(frame))
+        assert np.array_equal(a, b)
+    means, _ = _first_patches(cached, result)
     assert means.max() > 100.0
 
 
