@@ -14,6 +14,7 @@ import os
 import threading
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import wait as futures_wait
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterator, Optional
@@ -211,9 +212,9 @@ def compose_planes(scene: Scene, request: ShotRequest, inputs: Inputs, index: in
 
 @dataclass
 class _Done:
-    linear: Optional[np.ndarray]
-    planes: np.ndarray
-    aces: Optional[np.ndarray]
+    linear: Optional[np.ndarray]  # kept for the first and last frame only
+    planes: np.ndarray            # Y'CbCr 4:2:0 for the MP4
+    aces: Optional[Path]          # the frame's EXR, encoded, waiting to go into the zip
 
 
 def render(request: ShotRequest, out_dir: Path, *, stem: str,
@@ -240,7 +241,7 @@ def render(request: ShotRequest, out_dir: Path, *, stem: str,
     def one(index: int, source: Optional[np.ndarray]) -> _Done:
         linear = compose_planes(scene, request, inputs, index,
                                 None if source is None else _to_planes(source))
-        aces = colour.to_aces2065_half(linear) if exr is not None else None
+        aces = exr.encode(index, colour.to_aces2065_half(linear)) if exr is not None else None
         keep = linear.transpose(1, 2, 0) if index in (0, n - 1) else None
         code = colour.planes_to_display(linear, kind)
         return _Done(keep, colour.planes_to_yuv420(*code, matrix=matrix, bits=bits), aces)
@@ -255,7 +256,7 @@ def render(request: ShotRequest, out_dir: Path, *, stem: str,
         done = pending.popleft().result()
         mp4.write(done.planes)
         if exr is not None:
-            exr.write(written, done.aces)
+            exr.add(written, done.aces)
         if done.linear is not None:
             for name, at in (("first_frame.exr", 0), ("last_frame.exr", n - 1)):
                 if written == at:
@@ -281,6 +282,7 @@ def render(request: ShotRequest, out_dir: Path, *, stem: str,
     except BaseException:
         for f in pending:
             f.cancel()
+        futures_wait(pending)  # frames already being drawn finish before their files are removed
         mp4.abort()
         if exr is not None:
             exr.abort()

@@ -229,17 +229,21 @@ class ExrZipWriter:
     How Luma packages its EXR export (one file, a sequence, a ZIP) is undocumented
     (luma-agents-api.md); one ZIP is our choice, and fetch/ingest decide by content anyway.
 
-    DWAB is already compressed, so the ZIP stores members as they are; each frame is written
-    to a scratch file beside the ZIP (OIIO writes files), added, then removed.
+    DWAB is already compressed, so the ZIP stores members as they are. OIIO writes files, so
+    each frame is first encoded to a scratch file beside the ZIP (``encode``, safe from any
+    thread: the renderer's frame workers compress frames in parallel), then ``add``-ed in
+    frame order and removed.
     """
 
     def __init__(self, path: Path, stem: str, *, header: Optional[dict[str, str]] = None) -> None:
         self.path, self.stem = path, stem
         self.header = header or {}
         self.zip = zipfile.ZipFile(path, "w", compression=zipfile.ZIP_STORED, allowZip64=True)
-        self.scratch = path.parent / f".{path.name}.frame.exr"
 
-    def write(self, index: int, aces2065_half: np.ndarray) -> None:
+    def _scratch(self, index: int) -> Path:
+        return self.path.parent / f".{self.path.name}.{index:04d}.exr"
+
+    def encode(self, index: int, aces2065_half: np.ndarray) -> Path:
         h, w = aces2065_half.shape[:2]
         spec = oiio.ImageSpec(w, h, 3, "half")
         spec.attribute("compression", EXR_COMPRESSION)
@@ -249,13 +253,20 @@ class ExrZipWriter:
         spec.attribute("FramesPerSecond", oiio.TypeDesc("rational"), (FPS, 1))
         for key, value in self.header.items():
             spec.attribute(key, value)
-        out = oiio.ImageOutput.create(str(self.scratch))
-        if out is None or not out.open(str(self.scratch), spec):
+        scratch = self._scratch(index)
+        out = oiio.ImageOutput.create(str(scratch))
+        if out is None or not out.open(str(scratch), spec):
             raise MediaError(f"cannot write an EXR frame: {oiio.geterror()}")
-        out.write_image(aces2065_half)
+        out.write_image(np.ascontiguousarray(aces2065_half))
         out.close()
-        self.zip.write(self.scratch, f"{self.stem}.{index:04d}.exr")
-        os.unlink(self.scratch)
+        return scratch
+
+    def add(self, index: int, scratch: Path) -> None:
+        self.zip.write(scratch, f"{self.stem}.{index:04d}.exr")
+        os.unlink(scratch)
+
+    def write(self, index: int, aces2065_half: np.ndarray) -> None:
+        self.add(index, self.encode(index, aces2065_half))
 
     def close(self) -> None:
         self.zip.close()
@@ -264,5 +275,5 @@ class ExrZipWriter:
         try:
             self.zip.close()
         finally:
-            if self.scratch.exists():
-                self.scratch.unlink()
+            for scratch in self.path.parent.glob(f".{self.path.name}.*.exr"):
+                scratch.unlink(missing_ok=True)
