@@ -90,6 +90,7 @@ class SourceFile:
     bytes: int
     sha256: str = ""
     used: bool = False
+    archive: Optional[str] = None  # the zip it came out of (hashed instead of its members)
 
 
 @dataclass
@@ -151,8 +152,14 @@ class IngestResult:
         }
 
     def sources_record(self) -> list[dict]:
-        return [{"path": str(s.path), "kind": s.kind, "bytes": s.bytes, "sha256": s.sha256,
-                 "used": s.used} for s in self.sources]
+        out = []
+        for s in self.sources:
+            entry = {"path": str(s.path), "kind": s.kind, "bytes": s.bytes,
+                     "sha256": s.sha256 or None, "used": s.used}
+            if s.archive:
+                entry["archive"] = s.archive
+            out.append(entry)
+        return out
 
 
 # -- choosing the delivery -------------------------------------------------------------------
@@ -320,8 +327,10 @@ def ingest(paths: list[Path], staging, options: Optional[IngestOptions] = None, 
 
                 extracted = extract_zip(f.path, scratch / f.path.stem)
                 f.used = True
-                files += [SourceFile(p, _sniff(p), p.stat().st_size) for p in extracted]
-        hasher = _Hasher(files)
+                # the zip's own hash stands for its members (they are scratch, not kept)
+                files += [SourceFile(p, _sniff(p), p.stat().st_size, archive=str(f.path))
+                          for p in extracted]
+        hasher = _Hasher([f for f in files if f.archive is None])
         hasher.start()
         delivery, chosen = choose_delivery(files)
         workers = max(1, options.workers or os.cpu_count() or 1)

@@ -220,8 +220,12 @@ def test_exr_zip_is_extracted_and_preferred_over_the_video(tmp_path, exr_deliver
     frames, paths, archive = exr_delivery
     staging, result = _ingest(tmp_path, [media["sdr"].path, archive])
     assert result.delivery == "exr" and result.count == len(frames)
-    used = {Path(s["path"]).name: s["used"] for s in result.sources_record()}
+    record = result.sources_record()
+    used = {Path(s["path"]).name: s["used"] for s in record}
     assert used["sdr.mp4"] is False and used["delivery.zip"] is True
+    [zipped] = [s for s in record if s["kind"] == "zip"]
+    assert zipped["sha256"] == hashlib.sha256(archive.read_bytes()).hexdigest()
+    assert all(s["archive"] == str(archive) for s in record if s["kind"] == "exr")
     # the scratch extraction is gone, only frames and the thumbnail are in staging
     names = sorted(p.name for p in staging.dir.iterdir())
     assert names == [f"shot_v001.{1001 + i:04d}.exr" for i in range(4)] + ["thumbnail.png"]
@@ -348,7 +352,7 @@ def test_thumbnail_is_the_middle_frame_through_the_default_view(tmp_path):
     staging, _ = _ingest(tmp_path, [wide.path])
     thumb = oiio.ImageBuf(str(staging.thumbnail_path))
     spec = thumb.spec()
-    assert (spec.width, spec.height, spec.nchannels) == (480, 80, 3)
+    assert (spec.width, spec.height, spec.nchannels) == (384, 64, 3)  # 768 x 128 shrunk 2x
     assert str(spec.format) == "uint8"
     # display-match then the default view: the grey comes back as (about) the grey it was
     pixels = thumb.get_pixels(oiio.FLOAT)
