@@ -25,6 +25,7 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Callable, Iterable, Optional
 
+import av
 import numpy as np
 import PyOpenColorIO as ocio
 import OpenImageIO as oiio
@@ -438,12 +439,16 @@ def _ingest_video(chosen: tuple[SourceFile, V.VideoProbe], *, info, working, chr
 
     def produce(put) -> int:
         count = 0
-        for frame in V.iter_frames(probe.path):
-            if (frame.width, frame.height) != (w, h):
-                raise IngestError(f"{probe.path}: frame {count} is {frame.width}x{frame.height}, "
-                                  f"the first was {w}x{h}")
-            put((count, *V.planes_444(frame, plane_bits)))
-            count += 1
+        try:
+            for frame in V.iter_frames(probe.path):
+                if (frame.width, frame.height) != (w, h):
+                    raise IngestError(f"{probe.path}: frame {count} is "
+                                      f"{frame.width}x{frame.height}, the first was {w}x{h}")
+                put((count, *V.planes_444(frame, plane_bits)))
+                count += 1
+        except av.error.FFmpegError as exc:
+            raise IngestError(f"{probe.path}: frame {count} cannot be decoded ({exc}); the "
+                              f"download may be damaged: fetch it again") from None
         return count
 
     def convert(item) -> None:
@@ -468,6 +473,9 @@ def _ingest_video(chosen: tuple[SourceFile, V.VideoProbe], *, info, working, chr
         raise IngestError(str(exc)) from None
     if count == 0:
         raise IngestError(f"{probe.path}: no frames decoded")
+    warnings = list(probe.warnings)
+    if probe.frames and count != probe.frames:
+        warnings.append(f"the container announces {probe.frames} frames, {count} decoded")
     _, tc = X.timecode(first, probe.fps)
     return IngestResult(
         first=first, count=count, fps=probe.fps, width=w, height=h, config=info,
@@ -479,7 +487,7 @@ def _ingest_video(chosen: tuple[SourceFile, V.VideoProbe], *, info, working, chr
             "exact processor" if table is None else
             "exact memo table of 8-bit triples" if probe.coding.plane_bits == 8 else
             "exact processor with a cache of recent triples")),
-        warnings=list(probe.warnings))
+        warnings=warnings)
 
 
 def _ingest_exr(chosen: list[SourceFile], *, info, working, chroma, interop, attributes,

@@ -419,3 +419,18 @@ def test_display_match_memo_table_gives_the_exact_frames(tmp_path, media):
         a, _ = read_exr(table.frame_path(frame))
         b, _ = read_exr(exact.frame_path(frame))
         assert np.array_equal(a, b)
+
+
+def test_a_damaged_video_is_an_ingest_error(tmp_path):
+    clip = make_clip(tmp_path / "c.mp4", "sdr", frames=12)
+    data = bytearray(clip.path.read_bytes())
+    mdat, moov = data.find(b"mdat"), data.find(b"moov")
+    assert 0 < mdat < moov
+    half = mdat + (moov - mdat) // 2
+    data[half:moov - 8] = bytes(moov - 8 - half)  # later frames zeroed, the index kept
+    broken = tmp_path / "broken.mp4"
+    broken.write_bytes(bytes(data))
+    staging = FakeStaging(tmp_path / "s")
+    with pytest.raises(IngestError, match="broken.mp4: frame .* cannot be decoded"):
+        ingest([broken], staging, IngestOptions(sdr_mode="texture"), header={})
+    assert not any(p.name.startswith(".") for p in staging.dir.iterdir())
