@@ -102,7 +102,7 @@ def test_submit_progress_take_and_insert_into_nuke(qtbot, engine, meter, tmp_pat
 
     qtbot.waitUntil(lambda: panel.takes_list.count() == 1, timeout=30000)
     take_item = panel.takes_list.item(0)
-    take = take_item.data(0x0100)
+    take = panel.take_at(take_item)
     assert take["kind"] == "draft" and take["colorspace"] == "ACEScg"
     assert take["first"] == 1001 and take["last"] == 1121
     assert not take_item.icon().isNull()

@@ -1,110 +1,129 @@
-"""The panel's client of the engine: `genplate ... --json` in a QProcess, never blocking the GUI.
+"""The panel's client of the engine: `genplate ... --json` off the GUI thread, answers on it.
 
-Each call starts the engine's command as a child process and returns at once; its answer
-arrives through Qt signals on the GUI thread (QProcess lives there and reports through the
-event loop), so slots may touch widgets and, in Nuke, the script. Jobs run in detached engine
-workers (``genplate submit``), so they survive the host closing; the ``JobMonitor`` picks them up
-again by polling ``genplate jobs --json --active`` on a QTimer.
+Each call runs the engine's command as a child process in a worker thread and returns at
+once. The worker only emits a Qt signal with the outcome; the signal's receiver is a QObject
+living in the GUI thread, so Qt queues the delivery and the callbacks run there, where they may
+touch widgets and, in Nuke, the script (hosts.md §2.3). Starting a process is itself done by
+the worker: under load, fork/exec can take tens of milliseconds, which QProcess.start would
+spend blocking the host's event loop.
+
+Jobs run in detached engine workers (``genplate submit``), so they survive the host closing; the
+``JobMonitor`` picks them up again by polling ``genplate jobs --json --active`` on a QTimer.
 """
 from __future__ import annotations
 
+import itertools
+import json
+import subprocess
+import threading
 import time
 from typing import Any, Callable, Optional
 
 from . import commands as C
 from .engine_config import EngineNotFound, engine_command, engine_environment
-from .qt import QtCore, Signal, Slot
+from .qt import QtCore, Signal, Slot, emit
 
 Answer = Callable[[dict], None]
 Failure = Callable[[str], None]
 
 
-class _Call(QtCore.QObject):
-    """One running engine command; emits ``answered(dict)`` or ``failed(str)`` exactly once."""
+class _Call:
+    """One engine command run by a worker thread. The worker never touches Qt objects except
+    to emit the relay's signal."""
 
-    answered = Signal(object)
-    failed = Signal(str)
-
-    def __init__(self, argv: list[str], env: dict, timeout_ms: int, parent: QtCore.QObject,
-                 *, raw: bool = False) -> None:
-        super().__init__(parent)
+    def __init__(self, call_id: int, argv: list[str], env: dict, timeout: float, raw: bool,
+                 relay: "_Relay") -> None:
+        self.id = call_id
         self.argv = argv
-        self._raw = raw  # answer {"exit_code": n} instead of parsing JSON (probes)
+        self._env, self._timeout, self._raw, self._relay = env, timeout, raw, relay
+        self._lock = threading.Lock()
+        self._process: Optional[subprocess.Popen] = None
+        self._stopped = False
         self._settled = False
-        self._process = QtCore.QProcess(self)
-        environment = QtCore.QProcessEnvironment()
-        for key, value in env.items():
-            environment.insert(key, value)
-        self._process.setProcessEnvironment(environment)
-        self._process.finished.connect(self._on_finished)
-        self._process.errorOccurred.connect(self._on_error)
-        self._timer = QtCore.QTimer(self)
-        self._timer.setSingleShot(True)
-        self._timer.timeout.connect(self._on_timeout)
-        self._timeout_ms = timeout_ms
-
-    def start(self) -> None:
-        self._timer.start(self._timeout_ms)
-        self._process.start(self.argv[0], self.argv[1:])
+        self.started_ms: Optional[float] = None
+        self._thread = threading.Thread(target=self._run, name=f"genplate-engine-{call_id}",
+                                        daemon=True)
 
     @property
     def running(self) -> bool:
-        return not self._settled
+        return not self._settled and not self._stopped
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def join(self, timeout: float) -> None:
+        if self._thread.is_alive():
+            self._thread.join(timeout)
 
     def stop(self) -> None:
         """Kill the command (the panel is going away); no callback runs."""
-        if self._settled:
-            return
+        with self._lock:
+            self._stopped = True
+            process = self._process
+        if process is not None and process.poll() is None:
+            try:
+                process.kill()
+            except OSError:
+                pass
+
+    def settle(self) -> None:  # GUI thread, when the relay delivers the outcome
         self._settled = True
-        self._timer.stop()
-        self._process.kill()
-        self._process.waitForFinished(2000)
-        self.deleteLater()
 
-    @Slot(int, QtCore.QProcess.ExitStatus)
-    def _on_finished(self, code: int, status: Any) -> None:
-        stdout = bytes(self._process.readAllStandardOutput().data()).decode("utf-8", "replace")
-        stderr = bytes(self._process.readAllStandardError().data()).decode("utf-8", "replace")
-        if status != QtCore.QProcess.ExitStatus.NormalExit:
-            self._settle(None, f"`genplate {self._name()}` crashed: {stderr.strip()[-300:]}")
-            return
-        if self._raw:
-            self._settle({"exit_code": code, "stdout": stdout}, None)
-            return
+    def _run(self) -> None:
+        payload: Optional[dict] = None
+        error: Optional[str] = None
         try:
-            payload = C.parse_answer(stdout, stderr, code)
+            payload = self._execute()
         except C.CommandFailed as exc:
-            self._settle(None, str(exc))
-        else:
-            self._settle(payload, None)
+            error = str(exc)
+        except Exception as exc:  # a worker must never die silently
+            error = f"`genplate {self._name()}`: {type(exc).__name__}: {exc}"
+        if not self._stopped:
+            try:
+                # Text crosses the thread boundary: a copy the GUI thread owns outright.
+                emit(self._relay.finished, self.id, "" if payload is None else json.dumps(payload),
+                                          "" if error is None else error)
+            except RuntimeError:  # the panel (and its relay) went away meanwhile
+                pass
 
-    @Slot(QtCore.QProcess.ProcessError)
-    def _on_error(self, error: Any) -> None:
-        if error == QtCore.QProcess.ProcessError.FailedToStart:
-            self._settle(None, f"cannot start the engine ({self.argv[0]}): "
-                               f"{self._process.errorString()}")
-
-    @Slot()
-    def _on_timeout(self) -> None:
-        if not self._settled:
+    def _execute(self) -> dict:
+        started = time.perf_counter()
+        try:
+            with self._lock:
+                if self._stopped:
+                    raise C.CommandFailed("stopped")
+                self._process = subprocess.Popen(
+                    self.argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                    stderr=subprocess.PIPE, env=self._env)
+        except OSError as exc:
+            raise C.CommandFailed(f"cannot start the engine ({self.argv[0]}): {exc}") from None
+        self.started_ms = (time.perf_counter() - started) * 1000.0
+        try:
+            out, err = self._process.communicate(timeout=self._timeout)
+        except subprocess.TimeoutExpired:
             self._process.kill()
-            self._settle(None, f"`genplate {self._name()}` gave no answer in "
-                               f"{self._timeout_ms / 1000:.0f} s")
+            self._process.communicate()
+            raise C.CommandFailed(f"`genplate {self._name()}` gave no answer in "
+                                  f"{self._timeout:.0f} s") from None
+        code = self._process.returncode
+        stdout = out.decode("utf-8", "replace")
+        stderr = err.decode("utf-8", "replace")
+        if code is not None and code < 0:
+            raise C.CommandFailed(f"`genplate {self._name()}` was killed (signal {-code}): "
+                                  f"{stderr.strip()[-300:]}")
+        if self._raw:
+            return {"exit_code": code, "stdout": stdout}
+        return C.parse_answer(stdout, stderr, code)
 
     def _name(self) -> str:
         return next((a for a in self.argv[1:] if not a.startswith("-") and "/" not in a
                      and "\\" not in a and not a.endswith(".cli")), "?")
 
-    def _settle(self, payload: Optional[dict], error: Optional[str]) -> None:
-        if self._settled:
-            return
-        self._settled = True
-        self._timer.stop()
-        if error is None:
-            self.answered.emit(payload)
-        else:
-            self.failed.emit(error)
-        self.deleteLater()
+
+class _Relay(QtCore.QObject):
+    """Lives in the GUI thread; workers emit ``finished`` and Qt queues it over to here."""
+
+    finished = Signal(int, str, str)  # call id, JSON answer or "", error or ""
 
 
 class EngineClient(QtCore.QObject):
@@ -121,9 +140,12 @@ class EngineClient(QtCore.QObject):
         super().__init__(parent)
         self._command = list(command) if command else None
         self._source = "given" if command else ""
-        self._calls: set[_Call] = set()
+        self._calls: dict[int, tuple[_Call, Optional[Answer], Optional[Failure]]] = {}
+        self._ids = itertools.count(1)
         self._has: dict[str, bool] = {}
         self.worst_start_ms = 0.0
+        self._relay = _Relay(self)
+        self._relay.finished.connect(self._on_finished)
 
     # -- the command ---------------------------------------------------------------------
 
@@ -145,25 +167,28 @@ class EngineClient(QtCore.QObject):
                 # Later, not now: callers expect callbacks after call() returns.
                 QtCore.QTimer.singleShot(0, lambda: on_failure(message))
             return None
-        call = _Call(prefix + list(args), engine_environment(source=self._source),
-                     int(timeout * 1000), self, raw=raw)
-        self._calls.add(call)
-        if on_answer is not None:
-            call.answered.connect(on_answer)
-        if on_failure is not None:
-            call.failed.connect(on_failure)
-        call.answered.connect(lambda _p, c=call: self._forget(c))
-        call.failed.connect(lambda _e, c=call: self._forget(c))
-        started = time.perf_counter()
+        call = _Call(next(self._ids), prefix + list(args), engine_environment(source=self._source),
+                     timeout, raw, self._relay)
+        self._calls[call.id] = (call, on_answer, on_failure)
         call.start()
-        # QProcess.start waits for the child's exec: the one blocking moment; keep its worst.
-        self.worst_start_ms = max(self.worst_start_ms, (time.perf_counter() - started) * 1000.0)
-        self.busyChanged.emit(len(self._calls))
+        emit(self.busyChanged, len(self._calls))
         return call
 
-    def _forget(self, call: _Call) -> None:
-        self._calls.discard(call)
-        self.busyChanged.emit(len(self._calls))
+    @Slot(int, str, str)
+    def _on_finished(self, call_id: int, answer: str, error: str) -> None:
+        entry = self._calls.pop(call_id, None)
+        if entry is None:  # stopped by shutdown()
+            return
+        call, on_answer, on_failure = entry
+        call.settle()
+        if call.started_ms is not None:
+            self.worst_start_ms = max(self.worst_start_ms, call.started_ms)
+        emit(self.busyChanged, len(self._calls))
+        if not error:
+            if on_answer is not None:
+                on_answer(json.loads(answer) if answer else {})
+        elif on_failure is not None:
+            on_failure(error)
 
     @property
     def in_flight(self) -> int:
@@ -175,9 +200,12 @@ class EngineClient(QtCore.QObject):
         Only polls and look-ups are lost: a submitted job already runs in its own detached
         worker, and a submit cut short leaves a queued job that `genplate resume` finishes.
         """
-        for call in list(self._calls):
-            call.stop()
+        calls = [call for call, _answer, _failure in self._calls.values()]
         self._calls.clear()
+        for call in calls:
+            call.stop()
+        for call in calls:  # killed children end at once; don't leave threads behind
+            call.join(2.0)
 
     # -- the commands the panel uses -----------------------------------------------------
 
@@ -227,8 +255,10 @@ class JobMonitor(QtCore.QObject):
     ``jobFinished`` reports it.
     """
 
-    activeJobs = Signal(list)       # [job summary dict] currently not terminal
-    jobFinished = Signal(dict)      # a job's summary once it is ready/failed/cancelled
+    # JSON text: each receiver gets its own copy (a slot cannot change the monitor's state),
+    # and at these sizes it costs nothing.
+    activeJobs = Signal(str)        # JSON [job summary] of the jobs not yet terminal
+    jobFinished = Signal(str)       # JSON job summary once it is ready/failed/cancelled
     pollFailed = Signal(str)
 
     def __init__(self, client: EngineClient, parent: Optional[QtCore.QObject] = None, *,
@@ -254,7 +284,7 @@ class JobMonitor(QtCore.QObject):
     def watch(self, job: dict) -> None:
         """A job this panel just submitted: show it now and poll fast."""
         self._active[job["id"]] = job
-        self.activeJobs.emit(list(self._active.values()))
+        emit(self.activeJobs, json.dumps(list(self._active.values())))
         if not self._stopped:
             self._timer.start(min(self._timer.remainingTime() if self._timer.isActive()
                                   else self.fast_ms, self.fast_ms))
@@ -275,19 +305,19 @@ class JobMonitor(QtCore.QObject):
         now = {j["id"]: j for j in jobs}
         gone = [job_id for job_id in self._active if job_id not in now]
         self._active = now
-        self.activeJobs.emit(jobs)
+        emit(self.activeJobs, json.dumps(jobs))
         for job_id in gone:
-            self.client.job(job_id, self._on_final, self.pollFailed.emit)
+            self.client.job(job_id, self._on_final, lambda m: emit(self.pollFailed, m))
         self._schedule()
 
     def _on_final(self, payload: dict) -> None:
         job = payload.get("job")
         if isinstance(job, dict):
-            self.jobFinished.emit(job)
+            emit(self.jobFinished, json.dumps(job))
 
     def _on_failure(self, message: str) -> None:
         self._pending = None
-        self.pollFailed.emit(message)
+        emit(self.pollFailed, message)
         self._schedule()
 
     def _schedule(self) -> None:

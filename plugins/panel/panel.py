@@ -15,7 +15,7 @@ from typing import Optional
 from . import commands as C
 from .engine import EngineClient, JobMonitor
 from .host import HostAdapter
-from .qt import QtCore, QtGui, QtWidgets, Qt, Signal
+from .qt import QtCore, QtGui, QtWidgets, Qt, Signal, emit
 
 THUMB_W, THUMB_H = 192, 108
 TERMINAL_STATES = ("ready", "failed", "cancelled")
@@ -71,7 +71,7 @@ class _FramePicker(QtWidgets.QWidget):
         self.grab.setToolTip("render this frame from the host through its viewer transform "
                              "(8-bit PNG)" if can_grab else "this host cannot grab frames")
         self.grab.setEnabled(can_grab)
-        self.grab.clicked.connect(lambda: self.grabRequested.emit(self.which))
+        self.grab.clicked.connect(lambda: emit(self.grabRequested, self.which))
         browse = QtWidgets.QToolButton()
         browse.setText("…")
         browse.setToolTip("choose an image file")
@@ -429,12 +429,13 @@ class GenplatePanel(QtWidgets.QWidget):
 
     # -- jobs ----------------------------------------------------------------------------
 
-    def _on_active_jobs(self, jobs: list) -> None:
-        for job in jobs:
+    def _on_active_jobs(self, text: str) -> None:
+        for job in json.loads(text):
             self._update_job(job)
         self._sync_buttons()
 
-    def _on_job_finished(self, job: dict) -> None:
+    def _on_job_finished(self, text: str) -> None:
+        job = json.loads(text)
         self._update_job(job)
         if job.get("state") == "ready":
             self._say(f"take ready: {job.get('shot')}/{job.get('name')}")
@@ -527,7 +528,8 @@ class GenplatePanel(QtWidgets.QWidget):
         # Newest first: the take the artist just made is the one they look for.
         for take in sorted(takes, key=lambda t: (t.get("name") or "", -int(t.get("version") or 0))):
             item = QtWidgets.QListWidgetItem(self._thumbnail(take), take_label(take))
-            item.setData(Qt.ItemDataRole.UserRole, take)
+            # The item keeps the take's folder; the summary lives in self._takes (one truth).
+            item.setData(Qt.ItemDataRole.UserRole, str(take.get("dir") or ""))
             item.setToolTip(f"{take.get('prompt', '')}\n{take.get('pattern')}\n"
                             f"{take.get('first')}-{take.get('last')}  {take.get('colorspace')}")
             item.setTextAlignment(Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignTop)
@@ -558,7 +560,11 @@ class GenplatePanel(QtWidgets.QWidget):
 
     def selected_take(self) -> Optional[dict]:
         items = self.takes_list.selectedItems()
-        return items[0].data(Qt.ItemDataRole.UserRole) if items else None
+        return self.take_at(items[0]) if items else None
+
+    def take_at(self, item: QtWidgets.QListWidgetItem) -> Optional[dict]:
+        folder = item.data(Qt.ItemDataRole.UserRole)
+        return next((t for t in self._takes if str(t.get("dir") or "") == folder), None)
 
     def insert_selected(self) -> None:
         take = self.selected_take()
@@ -645,7 +651,7 @@ class GenplatePanel(QtWidgets.QWidget):
     def _say(self, message: str, *, error: bool = False) -> None:
         self.status.setStyleSheet("color: #e06c5a;" if error else "")
         self.status.setText(message)
-        self.statusChanged.emit(message)
+        emit(self.statusChanged, message)
 
     def closeEvent(self, event) -> None:  # noqa: N802 (Qt's name)
         # The jobs go on in their engine workers; only the polling stops.

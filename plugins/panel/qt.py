@@ -35,6 +35,39 @@ Slot = QtCore.Slot
 Qt = QtCore.Qt
 
 
+def _emit_drops_a_bool_reference() -> bool:
+    """Whether this PySide's SignalInstance.emit() hands back True/False without a reference.
+
+    PySide6 6.12 on Python 3.11 does (bools are not immortal before 3.12): every emit from
+    Python takes one reference from True, and after some hundreds the interpreter aborts
+    ("bool_dealloc"), mid-session or at exit. Measured once here rather than assumed by version.
+    """
+    class _Probe(QtCore.QObject):
+        ping = Signal()
+
+    probe = _Probe()
+    before = sys.getrefcount(True) + sys.getrefcount(False)
+    for _ in range(8):
+        probe.ping.emit()
+    return sys.getrefcount(True) + sys.getrefcount(False) < before - 4
+
+
+_EMIT_COMPENSATE = _emit_drops_a_bool_reference()
+
+
+def emit(signal, *args):
+    """``signal.emit(*args)``, giving back the reference a faulty PySide's emit takes from bools.
+
+    Use it for every emit from Python code in genplate's host side.
+    """
+    result = signal.emit(*args)
+    if _EMIT_COMPENSATE and (result is True or result is False):
+        import ctypes
+
+        ctypes.pythonapi.Py_IncRef(ctypes.py_object(result))
+    return result
+
+
 def app_instance() -> "QtWidgets.QApplication":
     """The running QApplication (the host's), or a new one for a standalone panel."""
     app = QtWidgets.QApplication.instance()
@@ -43,4 +76,5 @@ def app_instance() -> "QtWidgets.QApplication":
     return app
 
 
-__all__ = ["QtCore", "QtGui", "QtWidgets", "Signal", "Slot", "Qt", "QT_API", "app_instance"]
+__all__ = ["QtCore", "QtGui", "QtWidgets", "Signal", "Slot", "Qt", "QT_API", "app_instance",
+           "emit"]
