@@ -441,6 +441,10 @@ def test_cancelled_follower_stops_the_render_and_leaves_nothing_half_done(tmp_pa
     assert final.state == "completed"
 
 
+POSIX_ONLY = pytest.mark.skipif(os.name == "nt", reason="holds the lock with fcntl and kills with SIGKILL")
+
+
+@POSIX_ONLY
 def test_a_render_locked_by_another_process_is_left_to_it_then_taken_over_when_it_dies(tmp_path, tiny):
     store = tmp_path / "offline"
     backend = OfflineBackend(store)
@@ -471,6 +475,7 @@ def test_a_render_locked_by_another_process_is_left_to_it_then_taken_over_when_i
 
 
 @pytest.mark.slow
+@POSIX_ONLY
 def test_a_render_killed_half_way_restarts_and_completes(tmp_path):
     store = tmp_path / "offline"
     backend = OfflineBackend(store)
