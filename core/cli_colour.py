@@ -38,6 +38,10 @@ def register(command) -> None:
                    help="EXR pixel type (default half)")
     g.add_argument("--peak-nits", type=int, default=1000,
                    help="the HDR view inverted for PQ/HLG (default 1000)")
+    from .ingest_outputs import OUTPUTS
+
+    g.add_argument("--output", action="append", default=[], choices=OUTPUTS, metavar="OUTPUT",
+                   help=f"an extra output beside the EXR frames (repeatable): {', '.join(OUTPUTS)}")
     p.add_argument("--prompt", default="", help="what the footage shows (kept in take.json)")
 
 
@@ -63,7 +67,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
         first_frame=args.first_frame, sdr_mode=args.sdr_mode, working_space=args.working_space,
         config=args.config, compression=args.compression, pixel_type=args.pixel_type,
         hdr_mode=args.hdr_mode, assume=args.assume or DEFAULT_ASSUME,
-        source_tags=args.source_tags, peak_nits=args.peak_nits)
+        source_tags=args.source_tags, peak_nits=args.peak_nits, outputs=tuple(args.output))
     options.check()  # refuse bad options before a version is reserved
 
     job_id = "i" + uuid.uuid4().hex[:15]

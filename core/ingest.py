@@ -38,6 +38,7 @@ from genplate.ocio import memo as omemo
 
 from . import __version__
 from . import ingest_exr as X
+from . import ingest_outputs as O
 from . import ingest_video as V
 from .progress import Cancelled, CancelToken, ProgressFn, no_progress
 
@@ -65,6 +66,7 @@ class IngestOptions:
     host_config: Optional[str] = None  # the config of the host that asked (Nuke, Resolve)
     workers: Optional[int] = None  # default: one per core
     thumbnail_width: int = 480
+    outputs: tuple = ()  # extra outputs (ingest_outputs.OUTPUTS): aces-archive, dpx10, ...
 
     def check(self) -> None:
         if self.sdr_mode not in S.SDR_MODES:
@@ -76,11 +78,12 @@ class IngestOptions:
         if self.first_frame < 0:
             raise IngestError(f"first_frame {self.first_frame}: frame numbers start at 0 or more")
         try:
+            self.outputs = O.check_outputs(self.outputs)
             X.check_compression(self.compression)
             V.parse_tags(self.assume)
             if self.source_tags:
                 V.parse_tags(self.source_tags)
-        except (X.ExrError, V.VideoTagError) as exc:
+        except (X.ExrError, V.VideoTagError, O.OutputError) as exc:
             raise IngestError(str(exc)) from None
 
 
@@ -117,6 +120,7 @@ class IngestResult:
     seconds: float
     source_detail: dict = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
+    outputs: list[dict] = field(default_factory=list)
 
     @property
     def last(self) -> int:
@@ -150,6 +154,7 @@ class IngestResult:
             "warnings": list(self.warnings),
             "pixel_type": self.pixel_type,
             "compression": self.compression,
+            "outputs": list(self.outputs),
         }
 
     def sources_record(self) -> list[dict]:
@@ -465,14 +470,21 @@ def _ingest_video(chosen: tuple[SourceFile, V.VideoProbe], *, info, working, chr
             cpu.apply(src, dst)
         frame = first + index
         X.write_frame(Path(staging.frame_path(frame)), out, fspec.spec_for(frame))
+        if extras:
+            extras.add(index, frame, out)
 
+    extras = O.Extras(options.outputs, info, working, staging, width=w, height=h, fps=probe.fps,
+                      attributes=fspec.attributes, workers=workers)
     try:
         count = _run_pipeline(produce, convert, workers=workers, total=probe.frames,
                               progress=progress, cancel=cancel)
-    except (X.ExrError, V.VideoTagError) as exc:
+        if count == 0:
+            raise IngestError(f"{probe.path}: no frames decoded")
+        outputs = extras.finish(first, count)
+    except (X.ExrError, V.VideoTagError, O.OutputError) as exc:
         raise IngestError(str(exc)) from None
-    if count == 0:
-        raise IngestError(f"{probe.path}: no frames decoded")
+    finally:
+        extras.abort()
     warnings = list(probe.warnings)
     if probe.frames and count != probe.frames:
         warnings.append(f"the container announces {probe.frames} frames, {count} decoded")
@@ -483,7 +495,7 @@ def _ingest_video(chosen: tuple[SourceFile, V.VideoProbe], *, info, working, chr
         source_kind=probe.source_kind, sdr_mode=options.sdr_mode, transform=transform,
         assumed=list(probe.assumed), sources=[], delivery="video",
         compression=options.compression, pixel_type=options.pixel_type, timecode=tc,
-        seconds=0.0, source_detail=dict(probe.record(), processing=(
+        seconds=0.0, outputs=outputs, source_detail=dict(probe.record(), processing=(
             "exact processor" if table is None else
             "exact memo table of 8-bit triples" if probe.coding.plane_bits == 8 else
             "exact processor with a cache of recent triples")),
@@ -550,12 +562,19 @@ def _ingest_exr(chosen: list[SourceFile], *, info, working, chroma, interop, att
             cpu.apply(desc)
         frame = first + index
         X.write_frame(Path(staging.frame_path(frame)), pixels, fspec.spec_for(frame))
+        if extras:
+            extras.add(index, frame, pixels)
 
+    extras = O.Extras(options.outputs, info, working, staging, width=w, height=h, fps=fps,
+                      attributes=fspec.attributes, workers=workers)
     try:
         count = _run_pipeline(produce, convert, workers=workers, total=len(frames),
                               progress=progress, cancel=cancel)
-    except X.ExrError as exc:
+        outputs = extras.finish(first, count)
+    except (X.ExrError, O.OutputError) as exc:
         raise IngestError(str(exc)) from None
+    finally:
+        extras.abort()
     _, tc = X.timecode(first, fps)
     detail = {"frames": len(frames), "pixel_type": probe.pixel_type,
               "compression": probe.compression, "chromaticities": probe.chromaticities,
@@ -565,7 +584,7 @@ def _ingest_exr(chosen: list[SourceFile], *, info, working, chroma, interop, att
         working_space=working, chromaticities=chroma, interop_id=interop, source_kind=S.EXR,
         sdr_mode=options.sdr_mode, transform=transform, assumed=assumed, sources=[],
         delivery="exr", compression=options.compression, pixel_type=options.pixel_type,
-        timecode=tc, seconds=0.0, source_detail=detail)
+        timecode=tc, seconds=0.0, source_detail=detail, outputs=outputs)
 
 
 class _Hasher(threading.Thread):

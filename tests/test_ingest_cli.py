@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+from pathlib import Path
 import sys
 
 import numpy as np
@@ -52,8 +53,12 @@ def test_ingest_a_zip_of_exr_frames_and_a_folder(tmp_path, capsys):
     archive = zip_files(tmp_path / "hifi_download.zip", paths)
     root = tmp_path / "takes"
     code, out = _run(capsys, "ingest", str(archive), "--root", str(root), "--name", "hifi",
-                     "--first-frame", "1", "--json")
+                     "--first-frame", "1", "--output", "aces-archive", "--output", "dpx10",
+                     "--json")
     assert code == 0 and (out["first"], out["last"]) == (1, 3)
+    outputs = takes.load_take(out["dir"]).record["colour"]["outputs"]
+    assert [o["name"] for o in outputs] == ["aces-archive", "dpx10"]
+    assert (Path(out["dir"]) / "dpx10" / "hifi_v001.0003.dpx").is_file()
     pixels, attrs = read_exr(out["pattern"] % 1)
     assert pixels.max() > 50
     code, out = _run(capsys, "ingest", str(tmp_path / "download"), "--root", str(root),
