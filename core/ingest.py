@@ -504,9 +504,10 @@ def _ingest_video(chosen: tuple[SourceFile, V.VideoProbe], *, info, working, chr
 
 def _ingest_exr(chosen: list[SourceFile], *, info, working, chroma, interop, attributes,
                 options, staging, workers, progress, cancel) -> IngestResult:
-    frames = X.sequence_order([f.path for f in chosen])
+    frames = X.main_sequence([f.path for f in chosen])
+    in_use = set(frames)
     for f in chosen:
-        f.used = True
+        f.used = f.path in in_use
     try:
         probe = X.probe_exr(frames[0])
     except X.ExrError as exc:

@@ -209,6 +209,19 @@ def sequence_order(paths: Sequence[Path]) -> list[Path]:
     return sorted(paths, key=key)
 
 
+def main_sequence(paths: Sequence[Path]) -> list[Path]:
+    """The frames of the longest sequence among ``paths`` (files named alike but for their
+    frame number, in one folder), in frame order; a stray single EXR beside a sequence (a
+    poster frame, a first/last frame still) is not one of its frames."""
+    groups: dict[tuple, list[Path]] = {}
+    for p in paths:
+        m = _DIGITS.search(p.stem)
+        pattern = p.stem[:m.start()] + "#" + p.stem[m.end():] if m else p.stem
+        groups.setdefault((str(p.parent), pattern), []).append(p)
+    best = max(groups.values(), key=len)
+    return sequence_order(best)
+
+
 # -- thumbnail -------------------------------------------------------------------------------
 
 def write_thumbnail(frame_path: Path, png_path: Path, display_cpu, max_width: int = 480) -> None:

@@ -434,3 +434,14 @@ def test_a_damaged_video_is_an_ingest_error(tmp_path):
     with pytest.raises(IngestError, match="broken.mp4: frame .* cannot be decoded"):
         ingest([broken], staging, IngestOptions(sdr_mode="texture"), header={})
     assert not any(p.name.startswith(".") for p in staging.dir.iterdir())
+
+
+def test_a_stray_exr_beside_the_sequence_is_not_a_frame(tmp_path, exr_delivery):
+    frames, paths, _ = exr_delivery
+    poster = write_exr_sequence(tmp_path / "poster", aces_frames(frames=1), name="first_frame")[0]
+    still = tmp_path / "first_frame.exr"
+    poster.rename(still)
+    staging, result = _ingest(tmp_path, [still, *paths])
+    assert result.count == len(frames)
+    used = {Path(s["path"]).name: s["used"] for s in result.sources_record()}
+    assert used["first_frame.exr"] is False
