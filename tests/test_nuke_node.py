@@ -47,7 +47,7 @@ def stub_engine(tmp_path, monkeypatch):
 
 REQUEST_KNOBS = ("prompt", "quality", "resolution", "duration", "aspect", "hdr", "exr", "loop",
                  "drafts", "input_frames", "keyframe_frames", "shot", "take_name", "root",
-                 "first_frame")
+                 "first_frame", "align_to_input")
 BUTTONS = ("generate", "promote", "refresh", "cancel")
 STATE_KNOBS = ("take", "status", "progress", "last_error")
 
@@ -93,6 +93,17 @@ def test_knobs_become_the_request(fake):
 
     args = submit_args(fields)
     assert "--hdr" in args and "--exr" in args and args[-1] == "gulls over the breakwater"
+
+
+def test_the_take_starts_at_the_inputs_first_frame_unless_told_otherwise(fake):
+    nuke, N = fake()
+    group = N.create({"first_frame": 1001})
+    group["prompt"].setValue("x")
+    assert N.fields_from_node(group).first_frame == 1001  # no input: the knob
+    group.setInput(0, _source(nuke, first=1009, last=1100))
+    assert N.fields_from_node(group).first_frame == 1009
+    group["align_to_input"].setValue(False)
+    assert N.fields_from_node(group).first_frame == 1001
 
 
 def _source(nuke, first=1001, last=1048):

@@ -88,7 +88,13 @@ def _add_knobs(group, ctx: dict) -> None:
     add(root)
     first = nuke.Int_Knob("first_frame", "first frame")
     first.setValue(int(ctx.get("first_frame") or 1001))
+    first.setTooltip("the take's first frame number (the shot's start)")
     add(first)
+    align = nuke.Boolean_Knob("align_to_input", "start at the input's first frame")
+    align.setValue(True)
+    align.setTooltip("with an input connected, the take is numbered from the input's first "
+                     "frame instead of 'first frame'")
+    add(align)
     add(nuke.Text_Knob("actions_div", "", ""))
     add(_button("generate", "Generate drafts", "on_generate",
                 "send the request (drafts unless quality says otherwise)"))
@@ -154,9 +160,17 @@ def fields_from_node(node, *, grabbed: Optional[dict] = None) -> C.RequestFields
         aspect=str(value("aspect")), hdr=bool(value("hdr")), exr=bool(value("exr")),
         loop=bool(value("loop")), shot=str(value("shot")).strip(),
         name=str(value("take_name")).strip(), root=str(value("root")).strip(),
-        first_frame=int(value("first_frame")),
+        first_frame=first_frame_for(node),
         start_frame=grabbed.get("start", ""), end_frame=grabbed.get("end", ""),
         keyframes=grabbed.get("keyframes", {}))
+
+
+def first_frame_for(node) -> int:
+    """The take's first frame: the input's first frame when aligned to it, else the knob."""
+    source = node.input(0)
+    if source is not None and bool(node["align_to_input"].value()):
+        return int(source.firstFrame())
+    return int(node["first_frame"].value())
 
 
 def input_frames_wanted(node) -> dict:

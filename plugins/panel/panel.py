@@ -17,7 +17,7 @@ from .engine import EngineClient, JobMonitor
 from .host import HostAdapter
 from .qt import QtCore, QtGui, QtWidgets, Qt, Signal, emit
 
-THUMB_W, THUMB_H = 192, 108
+THUMB_W, THUMB_H = 176, 99
 TERMINAL_STATES = ("ready", "failed", "cancelled")
 
 # How far along a job is, over its whole life: each state's share of the bar. The engine
@@ -281,7 +281,7 @@ class GenplatePanel(QtWidgets.QWidget):
         self.takes_list.setIconSize(QtCore.QSize(THUMB_W, THUMB_H))
         self.takes_list.setResizeMode(QtWidgets.QListView.ResizeMode.Adjust)
         self.takes_list.setMovement(QtWidgets.QListView.Movement.Static)
-        self.takes_list.setGridSize(QtCore.QSize(THUMB_W + 16, THUMB_H + 44))
+        self.takes_list.setGridSize(QtCore.QSize(THUMB_W + 12, THUMB_H + 56))
         self.takes_list.setWordWrap(True)
         self.takes_list.setSpacing(4)
         self.takes_list.itemSelectionChanged.connect(self._sync_buttons)
@@ -450,7 +450,8 @@ class GenplatePanel(QtWidgets.QWidget):
         self._jobs[job_id] = job
         item = self._job_items.get(job_id)
         if item is None:
-            item = QtWidgets.QTreeWidgetItem(self.queue)
+            item = QtWidgets.QTreeWidgetItem()
+            self.queue.insertTopLevelItem(0, item)  # newest first, where the eye starts
             item.setData(0, Qt.ItemDataRole.UserRole, job_id)
             bar = QtWidgets.QProgressBar()
             bar.setRange(0, 1000)
