@@ -36,8 +36,9 @@ def register(command) -> None:
                    help='what an untagged video is taken to be (default "bt709 limited bt1886")')
     g.add_argument("--pixel-type", choices=("half", "float"), default="half",
                    help="EXR pixel type (default half)")
-    g.add_argument("--peak-nits", type=int, default=1000,
-                   help="the HDR view inverted for PQ/HLG (default 1000)")
+    g.add_argument("--peak-nits", type=int, choices=(1000, 2000, 4000), default=None,
+                   help="the HDR view inverted for PQ/HLG (default: from the stream's MaxCLL "
+                        "or mastering metadata, else 1000)")
     from .ingest_outputs import OUTPUTS
 
     g.add_argument("--output", action="append", default=[], choices=OUTPUTS, metavar="OUTPUT",

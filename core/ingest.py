@@ -61,7 +61,8 @@ class IngestOptions:
     hdr_mode: str = "display-match"  # PQ/HLG: inverse HDR view, or texture (100 nits = 1.0)
     assume: str = V.DEFAULT_ASSUME  # what tags an untagged video lacks are taken to be
     source_tags: Optional[str] = None  # overrides the stream's tags ("bt709 full srgb")
-    peak_nits: int = 1000  # the HDR view inverted for PQ/HLG (1000 unless the master is brighter)
+    peak_nits: Optional[int] = None  # HDR view to invert (1000/2000/4000); None: from the
+    # stream's MaxCLL / mastering metadata, else 1000
     exact_table: bool = True  # display-match memoised per Y'CbCr triple (bit-identical result)
     host_config: Optional[str] = None  # the config of the host that asked (Nuke, Resolve)
     workers: Optional[int] = None  # default: one per core
@@ -413,8 +414,16 @@ def _ingest_video(chosen: tuple[SourceFile, V.VideoProbe], *, info, working, chr
     source, probe = chosen
     source.used = True
     mode = options.hdr_mode if probe.hdr else options.sdr_mode
+    peak = options.peak_nits
+    if probe.hdr and peak is None:
+        peak = V.view_nits(probe.hdr_metadata)
+        if peak is None:
+            peak = 1000
+            if mode == S.DISPLAY_MATCH:
+                probe.assumed.append("HDR peak: no MaxCLL or mastering metadata; the 1000-nit "
+                                     "view assumed")
     transform = S.input_transform(info.config, probe.source_kind, mode, working,
-                                  peak_nits=options.peak_nits)
+                                  peak_nits=peak or 1000)
     out_depth = _out_depth(options)
     cpu = oproc.video_processor(info, transform, probe.coding, out_depth=out_depth)
     table = None

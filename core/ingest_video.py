@@ -66,6 +66,49 @@ def parse_tags(text: str) -> dict:
     return out
 
 
+HDR_VIEWS_NITS = (1000, 2000, 4000)  # the peak luminances the ACES HDR views come in
+
+
+def hdr_metadata(frame) -> dict:
+    """HDR10 static metadata from a decoded frame's side data (HEVC SEI): the mastering
+    display's peak (cd/m2) and MaxCLL / MaxFALL, whichever are present."""
+    import struct
+
+    out: dict = {}
+    for sd in getattr(frame, "side_data", ()) or ():
+        name = getattr(sd.type, "name", str(sd.type))
+        try:
+            raw = bytes(memoryview(sd))
+        except TypeError:
+            continue
+        if name == "MASTERING_DISPLAY_METADATA" and len(raw) >= 88:
+            v = struct.unpack("<22i", raw[:88])
+            # AVMasteringDisplayMetadata: primaries, white point, min and max luminance
+            # (AVRationals), has_primaries, has_luminance
+            if v[21] and v[19]:
+                out["mastering_max_nits"] = v[18] / v[19]
+                out["mastering_min_nits"] = v[16] / v[17] if v[17] else 0.0
+        elif name == "CONTENT_LIGHT_LEVEL" and len(raw) >= 8:
+            max_cll, max_fall = struct.unpack("<2I", raw[:8])
+            if max_cll:
+                out["max_cll"] = max_cll
+            if max_fall:
+                out["max_fall"] = max_fall
+    return out
+
+
+def view_nits(metadata: dict) -> Optional[int]:
+    """The HDR view to invert for content of this peak: the smallest of 1000/2000/4000 nits
+    that holds it (MaxCLL first: what the content reaches, not what the monitor could)."""
+    peak = metadata.get("max_cll") or metadata.get("mastering_max_nits")
+    if not peak:
+        return None
+    for nits in HDR_VIEWS_NITS:
+        if peak <= nits * 1.001:
+            return nits
+    return HDR_VIEWS_NITS[-1]
+
+
 @dataclass
 class VideoProbe:
     """What the first decoded frame and the stream say about a video delivery."""
@@ -83,6 +126,7 @@ class VideoProbe:
     coding: YCbCrCoding
     assumed: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    hdr_metadata: dict = field(default_factory=dict)
 
     @property
     def hdr(self) -> bool:
@@ -93,7 +137,8 @@ class VideoProbe:
                 "tags": {k: _tag_name(k, v) for k, v in self.tags.items()},
                 "decode": {"matrix": self.coding.matrix,
                            "range": "full" if self.coding.full_range else "limited",
-                           "bits": self.coding.code_bits}}
+                           "bits": self.coding.code_bits},
+                "hdr_metadata": self.hdr_metadata or None}
 
 
 def _tag_name(key: str, value: int) -> str:
@@ -223,7 +268,8 @@ def describe_stream(path: Path, stream, frame, *, assume: str = DEFAULT_ASSUME,
     return VideoProbe(path=path, codec=cc.name, pix_fmt=pix_fmt, width=frame.width,
                       height=frame.height, bits=bits, fps=fps, frames=int(stream.frames or 0),
                       tags=tags, source_kind=kind, coding=coding, assumed=assumed,
-                      warnings=warnings)
+                      warnings=warnings,
+                      hdr_metadata=hdr_metadata(frame) if kind in (S.HDR_PQ, S.HDR_HLG) else {})
 
 
 def planes_444(frame, plane_bits: int) -> tuple:

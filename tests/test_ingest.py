@@ -445,3 +445,24 @@ def test_a_stray_exr_beside_the_sequence_is_not_a_frame(tmp_path, exr_delivery):
     assert result.count == len(frames)
     used = {Path(s["path"]).name: s["used"] for s in result.sources_record()}
     assert used["first_frame.exr"] is False
+
+
+def test_hdr10_metadata_picks_the_view_that_holds_the_peak(tmp_path):
+    from test_ingest_media import TAGS, codes_for, encode, patch_rgb, planes_for
+
+    codes = codes_for(patch_rgb(), "bt2020nc", False, 10)
+    path = encode(tmp_path / "hdr10.mp4", planes_for(codes), frames=2, pix_fmt="yuv420p10le",
+                  codec="libx265", tags=TAGS["pq"], options={"x265-params": (
+                      "lossless=1:log-level=none:hdr10=1:max-cll=3000,400:master-display="
+                      "G(13250,34500)B(7500,3000)R(34000,16000)WP(15635,16450)L(40000000,50)")})
+    staging, result = _ingest(tmp_path, [path])
+    assert result.transform.view == "ACES 2.0 - HDR 4000 nits (Rec.2020)"
+    meta = result.colour_record()["source"]["hdr_metadata"]
+    assert meta["max_cll"] == 3000 and meta["mastering_max_nits"] == 4000
+    _, forced = _ingest(tmp_path, [path], "forced", peak_nits=1000)
+    assert forced.transform.view == "ACES 2.0 - HDR 1000 nits (Rec.2020)"
+
+
+def test_hdr_without_metadata_says_the_1000_nit_view_was_assumed(tmp_path, media):
+    _, result = _ingest(tmp_path, [media["pq"].path])
+    assert any(s.startswith("HDR peak") for s in result.assumed)
