@@ -34,6 +34,9 @@ from .progress import CancelToken
 from .secrets import install_filter, redact
 
 log = install_filter(logging.getLogger("genplate.luma"))
+# urllib3 logs each request line, query string included, at DEBUG: a presigned signature there
+# would reach any handler someone switches on while debugging.
+install_filter(logging.getLogger("urllib3.connectionpool"))
 
 RETRY_STATUSES = (500, 502, 503, 504)
 

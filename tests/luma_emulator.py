@@ -218,7 +218,8 @@ class LumaEmulator:
         self.creates_received: collections.Counter = collections.Counter()
         self.creates_made: collections.Counter = collections.Counter()
         self.create_bodies: list[dict] = []
-        self.request_ids: list[str] = []
+        self.request_ids: list[str] = []  # of creates
+        self.seen_request_ids: list[str] = []  # of every request
         self.signatures: set[str] = set()
         self.key_leaks: list[str] = []  # storage requests that carried the API key
         self.log: list[tuple[str, str, int]] = []  # (method, route, status)
@@ -468,6 +469,7 @@ class _Handler(BaseHTTPRequestHandler):
     def _send(self, status: int, payload=None, *, raw: Optional[bytes] = None,
               headers: Optional[dict] = None, content_type: str = "application/json") -> None:
         data = raw if raw is not None else (b"" if payload is None else json.dumps(payload).encode())
+        self.emulator.log.append((self.command, self._route, status))  # before the client hears
         self.send_response(status)
         rid = self.headers.get("X-Request-Id")
         if rid:
@@ -481,7 +483,6 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         if data and self.command != "HEAD":
             self.wfile.write(data)
-        self.emulator.log.append((self.command, self._route, status))
 
     def _drop(self) -> None:
         self.close_connection = True
@@ -523,6 +524,7 @@ class _Handler(BaseHTTPRequestHandler):
         split = urlsplit(self.path)
         route, args = self._route_of(self.command, split.path)
         self._route = route
+        emu.seen_request_ids.append(self.headers.get("X-Request-Id") or "")
         body = self._body() if self.command in ("POST", "PUT") else b""
         auth = self.headers.get("Authorization") or ""
         if route in ("upload", "download"):

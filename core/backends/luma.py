@@ -52,6 +52,7 @@ NOT_SENT = "luma: create not sent"
 INTENT = "create: intent recorded"  # written by Ledger.claim_create
 REFUSED_STATUSES = (400, 401, 402, 403, 404, 413, 422)
 KNOWN_STATES = (QUEUED, PROCESSING, COMPLETED, FAILED)
+_SLOT_LOCK = threading.Lock()
 
 
 class LumaBackend(Backend):
@@ -141,13 +142,26 @@ class LumaBackend(Backend):
         per_minute = self.settings.creates_per_minute
         if self.client.reported_rpm:
             per_minute = min(per_minute, self.client.reported_rpm)
+        said = False
         while True:
-            wait = self.ledger.reserve_create_slot(
-                self.name, job_id, per_minute=per_minute,
-                in_flight=self.settings.max_in_flight + self._claims_waiting(job_id))
+            with _SLOT_LOCK:  # the count and the reservation together (see _claims_waiting)
+                wait = self.ledger.reserve_create_slot(
+                    self.name, job_id, per_minute=per_minute,
+                    in_flight=self.settings.max_in_flight + self._claims_waiting(job_id))
             if wait <= 0:
                 return
+            if not said and self._is_job(job_id):
+                said = True  # `genplate jobs JOB` shows why nothing happens yet
+                self.ledger.update(job_id, message="waiting for a create slot (limits: "
+                                   f"{self.settings.max_in_flight} in flight, {per_minute}/min)")
             time.sleep(min(wait, 1.0))
+
+    def _is_job(self, job_id: str) -> bool:
+        try:
+            self.ledger.get(job_id)
+        except Exception:
+            return False
+        return True
 
     def _claims_waiting(self, job_id: str) -> int:
         """Jobs that claimed their create but have not yet reserved a slot.
@@ -156,7 +170,11 @@ class LumaBackend(Backend):
         flight, including jobs that, like this one, are still waiting for a slot: with more
         jobs claimed than ``max_in_flight`` they would all wait for each other forever. Those
         waiting jobs have no row in the ``creates`` table yet; adding them back keeps the limit
-        about what was actually sent. (Remove once the ledger counts only reserved creates.)
+        about what was actually sent. The count and the reservation are two statements, so a
+        process-wide lock keeps threads from all counting before any reserves; between
+        processes the window is milliseconds, and one create too many is answered by the
+        service's own 429, which ``send_create`` waits out. (Remove once the ledger counts
+        only reserved creates.)
         """
         try:
             row = self.ledger._db().execute(
