@@ -415,6 +415,13 @@ def test_display_match_memo_table_gives_the_exact_frames(tmp_path, media):
     exact, plain = _ingest(tmp_path, [media["sdr"].path], "exact", exact_table=False)
     assert result.colour_record()["source"]["processing"].startswith("exact memo table")
     assert plain.colour_record()["source"]["processing"] == "exact processor"
+    for mode in ("texture",):
+        tabled, _ = _ingest(tmp_path, [media["sdr"].path], f"t-{mode}", sdr_mode=mode)
+        direct, _ = _ingest(tmp_path, [media["sdr"].path], f"d-{mode}", sdr_mode=mode,
+                            exact_table=False)
+        a, _ = read_exr(tabled.frame_path(1002))
+        b, _ = read_exr(direct.frame_path(1002))
+        assert np.array_equal(a, b)
     for frame in (1001, 1003):
         a, _ = read_exr(table.frame_path(frame))
         b, _ = read_exr(exact.frame_path(frame))
