@@ -99,7 +99,7 @@ def set_cap(project: str, cap_usd: Optional[float], data_dir: Optional[Path] = N
     else:
         caps[project] = {"cap_usd": float(cap_usd), "set_at": time.time()}
     data["schema"] = "genplate.budget/1"
-    from .takes import write_text_atomically
+    from .atomic import write_text_atomically
 
     write_text_atomically(path, json.dumps(data, indent=2, sort_keys=True) + "\n")
 

@@ -14,7 +14,8 @@ from pathlib import Path
 from typing import Iterable, Optional
 
 from .secrets import redact
-from .takes import Take, TakeError, write_text_atomically
+from .atomic import write_text_atomically
+from .takes import Take, TakeError
 
 # Node colours (0xRRGGBBAA): the latest version green, older versions orange, like pipelines
 # mark outdated loads. The same two values as plugins/nuke/read.py (LATEST_COLOUR,

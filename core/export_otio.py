@@ -12,7 +12,8 @@ from typing import Iterable, Optional
 
 import opentimelineio as otio
 
-from .takes import Take, TakeError, write_text_atomically
+from .atomic import write_text_atomically
+from .takes import Take, TakeError
 
 TIMELINE_RATE = 24  # Ray3's frame grid (request.FPS); every take is published at it
 

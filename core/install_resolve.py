@@ -13,9 +13,10 @@ from __future__ import annotations
 import importlib.util
 import os
 import sys
-import tempfile
 from pathlib import Path
 from typing import Optional
+
+from .atomic import write_text_atomically
 
 LAUNCHER_NAME = "genplate.py"
 _PYTHON_LINE = 'ENGINE_PYTHON = ""'
@@ -63,22 +64,6 @@ def render_launcher(python: str, env: Optional[dict] = None) -> str:
     return text.replace(_ENV_LINE, f"ENGINE_ENV = {carried!r}", 1)
 
 
-def _write_atomically(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=".genplate.", suffix=".tmp", dir=str(path.parent))
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
-
-
 def install(dest: Optional[str] = None, *, python: Optional[str] = None,
             env: Optional[dict] = None, record_engine: bool = True) -> dict:
     """Install (or refresh) the launcher; returns what was done, for --json."""
@@ -94,7 +79,7 @@ def install(dest: Optional[str] = None, *, python: Optional[str] = None,
         current = path.read_text(encoding="utf-8") if path.exists() else None
         changed = current != text
         if changed:
-            _write_atomically(path, text)
+            write_text_atomically(path, text)
     except OSError as exc:
         raise InstallError(f"cannot write the Resolve launcher to {path}: {exc}; pass "
                            f"--dest with a folder you can write (Fusion/Scripts/Utility)") from None

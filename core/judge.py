@@ -42,6 +42,7 @@ from typing import Iterator, Optional
 
 import numpy as np
 
+from .atomic import write_json_atomically
 from .progress import Cancelled, CancelToken, ProgressFn, no_progress
 
 SCORES_FILE = "scores.json"
@@ -604,9 +605,7 @@ def load_scores(take_dir: Path | str) -> Optional[dict]:
 
 def write_json_atomic(path: Path, data) -> None:
     """Durable and atomic, with the user's umask (scores live in shared take folders)."""
-    from .takes import write_text_atomically
-
-    write_text_atomically(path, json.dumps(data, indent=2, default=_plain) + "\n")
+    write_json_atomically(path, data, default=_plain)
 
 
 def _plain(value):

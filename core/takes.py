@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional
 
+from .atomic import fsync_dir, fsync_file, write_text_atomically
 from .secrets import redact
 
 ROOT_ENV = "GENPLATE_ROOT"
@@ -280,8 +281,8 @@ def commit(staging: Staging, record: dict) -> "Take":
     write_text_atomically(staging.dir / TAKE_JSON, text)
     for entry in os.scandir(staging.dir):
         if entry.is_file(follow_symlinks=False) and entry.name != TAKE_JSON:
-            _fsync_file(entry.path)
-    _fsync_dir(staging.dir)
+            fsync_file(entry.path)
+    fsync_dir(staging.dir)
 
     if final_dir.exists():  # checked again: a hand-made folder may have appeared meanwhile
         raise TakeError(f"{final_dir} is already published; a take never changes once published")
@@ -290,50 +291,8 @@ def commit(staging: Staging, record: dict) -> "Take":
     except OSError as exc:
         raise TakeError(f"cannot publish {staging.dir} as {final_dir}: "
                         f"{exc.strerror or exc}") from exc
-    _fsync_dir(staging.take_dir)
+    fsync_dir(staging.take_dir)
     return _take_from_dir(final_dir)
-
-
-def write_text_atomically(path: os.PathLike | str, text: str) -> Path:
-    """Write beside the target, flush to disk, then rename over it: readers (and a crash) see
-    the old file or the new one, never a part."""
-    path = _abs(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    # A plain open (not mkstemp, which makes 0600 files) so the file gets the user's umask.
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
-    try:
-        with open(tmp, "x", encoding="utf-8", newline="\n") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
-    return path
-
-
-def _fsync_file(path: str) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _fsync_dir(path: Path) -> None:
-    if os.name == "nt":  # Windows cannot open a directory for fsync; NTFS journals renames
-        return
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    except OSError:  # some network file systems refuse fsync on directories
-        pass
-    finally:
-        os.close(fd)
 
 
 # -- published takes ----------------------------------------------------------------------------
@@ -613,5 +572,5 @@ def load_take(ref: os.PathLike | str, root: os.PathLike | str | None = None) -> 
 __all__ = [
     "TakeError", "Staging", "Reservation", "Take", "slug", "validate_name", "version_label",
     "reserve", "commit", "find_for_job", "list_takes", "latest", "load_take",
-    "list_reservations", "release", "write_text_atomically",
+    "list_reservations", "release",
 ]

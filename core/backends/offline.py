@@ -33,6 +33,7 @@ import uuid
 from pathlib import Path
 from typing import Optional
 
+from ..atomic import fsync_dir, fsync_tree, write_json_atomically
 from ..progress import CancelToken, ProgressFn
 from ..request import ShotRequest
 from .base import COMPLETED, FAILED, PROCESSING, Backend, BackendError, Generation, Output
@@ -74,10 +75,10 @@ class OfflineBackend(Backend):
         scratch.mkdir()
         record = {"id": remote_id, "job_id": job_id, "created_at": time.time(),
                   "request": request.to_json()}
-        _write_json(scratch / "request.json", record)
+        write_json_atomically(scratch / "request.json", record)
         # The generation exists from the moment of this rename, complete with its job id.
         os.replace(scratch, self.store / remote_id)
-        _fsync_dir(self.store)
+        fsync_dir(self.store)
         return remote_id
 
     def reconcile(self, job_id: str) -> Optional[str]:
@@ -165,7 +166,7 @@ class OfflineBackend(Backend):
                                       name=f"offline-render-{remote_id[-8:]}", daemon=True)
             self._renders[remote_id] = thread
             # Seen by the next get() as "just started", never as an old run's figure.
-            _write_json(gen_dir / PROGRESS_FILE, {"progress": 0.0, "pid": os.getpid(), "at": time.time()})
+            write_json_atomically(gen_dir / PROGRESS_FILE, {"progress": 0.0, "pid": os.getpid(), "at": time.time()})
             thread.start()
 
     def _cancelled(self, remote_id: str) -> bool:
@@ -191,7 +192,7 @@ class OfflineBackend(Backend):
                 now = time.monotonic()
                 if now - last[0] >= 0.2 or done >= total:
                     last[0] = now
-                    _write_json(gen_dir / PROGRESS_FILE,
+                    write_json_atomically(gen_dir / PROGRESS_FILE,
                                 {"progress": round(0.99 * done / total, 4), "pid": os.getpid(), "at": time.time()})
 
             def stop() -> bool:
@@ -205,19 +206,19 @@ class OfflineBackend(Backend):
                              generation_frame=self._generation_frame,
                              exr_header={"genplate:offline_id": remote_id,
                                          "Software": "genplate offline renderer"})
-            _write_json(scratch / "outputs.json", [{"type": t, "name": n} for t, n in outputs])
-            _fsync_tree(scratch)
+            write_json_atomically(scratch / "outputs.json", [{"type": t, "name": n} for t, n in outputs])
+            fsync_tree(scratch)
             os.replace(scratch, gen_dir / OUTPUT_DIR)
-            _fsync_dir(gen_dir)
-            _write_json(gen_dir / PROGRESS_FILE, {"progress": 1.0, "pid": os.getpid(), "at": time.time()})
+            fsync_dir(gen_dir)
+            write_json_atomically(gen_dir / PROGRESS_FILE, {"progress": 1.0, "pid": os.getpid(), "at": time.time()})
         except RenderCancelled:
             pass  # nothing visible was written; a later get() renders it again
         except RenderInputError as exc:
-            _write_json(gen_dir / "failed.json", {"failure_code": "corrupt_input",
+            write_json_atomically(gen_dir / "failed.json", {"failure_code": "corrupt_input",
                                                   "failure_reason": str(exc)})
         except Exception as exc:  # a renderer bug must end the generation, not hang the job
             traceback.print_exc(file=sys.stderr)
-            _write_json(gen_dir / "failed.json", {"failure_code": "generation_failed",
+            write_json_atomically(gen_dir / "failed.json", {"failure_code": "generation_failed",
                                                   "failure_reason": f"offline render failed: {exc}"})
         finally:
             shutil.rmtree(scratch, ignore_errors=True)
@@ -288,33 +289,6 @@ def _read_progress(gen_dir: Path) -> Optional[float]:
         return float(json.loads((gen_dir / PROGRESS_FILE).read_text(encoding="utf-8"))["progress"])
     except (OSError, ValueError, KeyError, TypeError):
         return None
-
-
-def _write_json(path: Path, data) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
-    with open(tmp, "w", encoding="utf-8") as fh:
-        json.dump(data, fh, indent=1)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
-
-
-def _fsync_dir(path: Path) -> None:
-    if os.name == "nt":
-        return
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _fsync_tree(path: Path) -> None:
-    for child in path.iterdir():
-        if child.is_file():
-            with open(child, "rb") as fh:
-                os.fsync(fh.fileno())
-    _fsync_dir(path)
 
 
 __all__ = ["OfflineBackend"]
