@@ -147,6 +147,20 @@ def test_a_lost_create_parks_the_job_and_only_resend_sends_again(world, emu, fau
     assert_no_secrets(world, emu)
 
 
+def test_a_job_that_died_before_sending_is_resumed_without_a_decision(world, emu):
+    """The intent was recorded, then the process died (uploading, waiting for a slot): the
+    ledger proves no create went out, so resuming sends it, once, with nobody asked."""
+    ledger = world["ledger"]
+    job = submit(ledger, ShotRequest.draft("a lighthouse"), PublishSpec(
+        root=str(world["root"]), shot="sh020", name="lighthouse"), "luma")
+    ledger.claim_create(job.id)
+    assert ledger.get(job.id).create_outcome_unknown
+    done = run(world, emu, job=job.id)
+    assert_published(world, done, emu)
+    assert emu.creates_received == {job.id: 1}
+    assert any("never received" in (e.detail or "") for e in ledger.events(job.id))
+
+
 @pytest.mark.parametrize("status,words", [
     (400, "invalid"), (401, "API key"), (402, "balance"), (403, "suspended"),
     (413, "too large"), (422, "combination"),
