@@ -30,6 +30,7 @@ ENV = {
     "file_ready_timeout": "GENPLATE_LUMA_FILE_READY_TIMEOUT",
     "creates_per_minute": "GENPLATE_LUMA_CREATES_PER_MINUTE",
     "max_in_flight": "GENPLATE_LUMA_MAX_IN_FLIGHT",
+    "follow_patience": "GENPLATE_LUMA_FOLLOW_PATIENCE",
     "poll_interval": "GENPLATE_LUMA_POLL_INTERVAL",
     "max_poll_interval": "GENPLATE_LUMA_MAX_POLL_INTERVAL",
 }
@@ -63,6 +64,9 @@ class LumaSettings:
     # Shared across every process using the ledger (Ledger.reserve_create_slot).
     creates_per_minute: int = 20
     max_in_flight: int = 4
+    # A paid generation is followed through an outage this long before a poll gives up (the
+    # runner ends the job on the first error a poll raises).
+    follow_patience: float = 900.0
     poll_interval: float = 2.0  # the docs' sample polls every 2 s
     max_poll_interval: float = 15.0
 

@@ -25,7 +25,6 @@ request that carried the key where it must not.
 """
 from __future__ import annotations
 
-import base64
 import collections
 import hashlib
 import hmac

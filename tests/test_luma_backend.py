@@ -323,3 +323,19 @@ def test_no_key_is_a_clear_error(ledger, monkeypatch):
         LumaBackend(ledger)
     monkeypatch.setenv("LUMA_AGENTS_API_KEY", TEST_KEY)
     assert LumaBackend(ledger).client.base_url == "https://agents.lumalabs.ai/v1"
+
+
+def test_a_poll_rides_out_an_outage_longer_than_one_calls_retries(emu, ledger):
+    backend = backend_for(emu, ledger, retries=1, follow_patience=5.0)
+    remote = backend.create(ShotRequest.draft("x"), job_id=job_in(ledger).id)
+    emu.inject("get", "status", status=503, times=5, detail="upstream unavailable")
+    seen = []
+    gen = backend.get(remote, progress=lambda d, t, m: seen.append(m))
+    assert gen.state == "processing" and seen and "unreachable" in seen[0]
+    impatient = backend_for(emu, ledger, retries=1, follow_patience=0.0)
+    emu.inject("get", "status", status=503, times=5)
+    with pytest.raises(LumaError, match="503"):
+        impatient.get(remote)
+    emu.inject("get", "status", status=404, detail="Generation not found")
+    with pytest.raises(LumaError, match="404"):
+        backend.get(remote)  # a refusal is not an outage: no patience spent on it

@@ -237,3 +237,16 @@ def test_four_drafts_submitted_from_separate_processes_share_the_limits(emu, tmp
     assert emu.total_creates() == 4 and max(emu.creates_made.values()) == 1
     assert emu.max_active <= 2
     _secrets_absent(emu, tmp_path / "data", tmp_path / "takes")
+
+
+def test_the_environment_key_wins_and_the_keyring_switch_is_honoured(monkeypatch, memory_keyring):
+    C.store_key(TEST_KEY)
+    assert C.api_key() == (TEST_KEY, "keyring")
+    monkeypatch.setenv("LUMA_AGENTS_API_KEY", "luma-api-from-env-1234")
+    assert C.api_key() == ("luma-api-from-env-1234", "environment")
+    monkeypatch.delenv("LUMA_AGENTS_API_KEY")
+    monkeypatch.setenv("GENPLATE_NO_KEYRING", "1")
+    assert C.stored_key() is None and C.api_key() == (None, "none")
+    assert memory_keyring.store  # switched off, not erased
+    with pytest.raises(C.CredentialsError, match="spaces"):
+        C.check_key_format("luma-api-abc def")

@@ -34,7 +34,6 @@ from __future__ import annotations
 
 import threading
 import time
-import uuid
 from typing import TYPE_CHECKING, Any, Optional
 
 from ..luma_client import LumaClient, LumaError, SendFailure, error_for, has_service_body
@@ -205,10 +204,21 @@ class LumaBackend(Backend):
             cancel: Optional[CancelToken] = None) -> Generation:
         with self._lock:
             n = self._polls[remote_id] = self._polls.get(remote_id, 0) + 1
-        body = self.client.json("GET", f"generations/{remote_id}",
-                                what=f"following generation {remote_id}",
-                                tag=f"{remote_id}:{n}", cancel=cancel)
-        return generation_from(body, remote_id)
+        # The generation is paid for: ride out an outage (each try already retries with
+        # backoff) rather than let one failed poll end the job.
+        deadline = time.monotonic() + self.settings.follow_patience
+        while True:
+            try:
+                body = self.client.json("GET", f"generations/{remote_id}",
+                                        what=f"following generation {remote_id}",
+                                        tag=f"{remote_id}:{n}", cancel=cancel)
+                return generation_from(body, remote_id)
+            except LumaError as exc:
+                if not exc.retryable or time.monotonic() > deadline:
+                    raise
+                if progress is not None:
+                    progress(0, 0, f"Luma unreachable, still trying ({exc.code or exc.status})")
+                self.client.wait(self.client.backoff(self.settings.retries + 1), cancel)
 
 
 def generation_from(body: Any, remote_id: str) -> Generation:
@@ -247,10 +257,6 @@ def _generation_id(response) -> Optional[str]:
 def _unknown(message: str) -> LumaError:
     return LumaError(f"{message}. Its answer was lost, so genplate will not send it again on its "
                      f"own", outcome_unknown=True, code="outcome_unknown")
-
-
-def new_tag() -> str:
-    return "g" + uuid.uuid4().hex[:15]
 
 
 __all__ = ["LumaBackend", "generation_from", "SENDING", "NOT_SENT"]
