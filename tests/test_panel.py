@@ -210,15 +210,14 @@ def meter(qtbot):
 def assert_responsive(meter, panel):
     """The panel never held its event loop for more than 50 ms.
 
-    The GUI thread's own CPU per heartbeat gap and the engine client's one blocking call are
-    always checked; the wall-clock gap too, unless other processes load the machine beyond its
-    cores (then the gap measures them, not us - reported, not asserted).
+    The GUI thread's own CPU per heartbeat gap is always checked (the panel starts engine
+    processes in worker threads, so nothing else of ours blocks it); the wall-clock gap too,
+    unless other processes load the machine beyond its cores (then the gap measures them, not
+    us - reported, not asserted).
     """
     import os
 
     assert meter.worst_cpu_ms < 50, f"the GUI thread worked {meter.worst_cpu_ms:.0f} ms in one go"
-    assert panel.client.worst_start_ms < 50, \
-        f"starting an engine command blocked {panel.client.worst_start_ms:.0f} ms"
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else 0.0
     if load < (os.cpu_count() or 1):
         assert meter.worst_ms < 50, f"the event loop stalled {meter.worst_ms:.0f} ms"
@@ -341,13 +340,17 @@ def test_panel_submits_follows_progress_and_shows_the_take(qtbot, stub, meter, t
         return item.text(1) == "ready"
 
     qtbot.waitUntil(progressed, timeout=20000)
-    values = [v for _s, v in sorted(seen, key=lambda sv: sv[1])]
-    assert len({s for s, _v in seen}) >= 3 and 0 < values[len(values) // 2] < 1000
+    assert len({s for s, _v in seen}) >= 3, seen
+    assert any(0 < v < 1000 for _s, v in seen), seen  # partial progress was drawn
     assert bar.value() == 1000
     qtbot.waitUntil(lambda: panel.takes_list.count() == 1, timeout=10000)
     take_item = panel.takes_list.item(0)
-    assert not take_item.icon().isNull()
     assert "harbour v001" in take_item.text()
+    thumb = panel.take_at(take_item)["thumbnail"]
+    qtbot.waitUntil(lambda: any(k[0] == thumb for k in panel._thumbs), timeout=10000)
+    image = take_item.icon().pixmap(64, 36).toImage()
+    assert image.pixelColor(image.width() // 2, image.height() // 2).getRgb()[:3] == \
+        (40, 160, 200)  # the stub's thumbnail for v001, decoded off the GUI thread
     assert_responsive(meter, panel)
 
 

@@ -105,7 +105,8 @@ def test_submit_progress_take_and_insert_into_nuke(qtbot, engine, meter, tmp_pat
     take = panel.take_at(take_item)
     assert take["kind"] == "draft" and take["colorspace"] == "ACEScg"
     assert take["first"] == 1001 and take["last"] == 1121
-    assert not take_item.icon().isNull()
+    qtbot.waitUntil(lambda: any(k[0] == take["thumbnail"] for k in panel._thumbs),
+                    timeout=10000)
     assert_responsive(meter, panel)
 
     # The same summary becomes a correct Read in (a fake of) Nuke.

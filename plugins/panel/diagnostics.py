@@ -10,8 +10,9 @@ does nothing wrong:
   or the OS giving both cores to other processes;
 - ``worst_cpu_ms``: the most CPU time the GUI thread itself burned within one gap: handlers,
   layout, painting, JSON parsing - the part of a stall that is ours on any machine.
-Blocking waits burn no CPU, so the engine client times its one blocking call (QProcess.start,
-which waits for the child's exec) separately: ``EngineClient.worst_start_ms``.
+Blocking waits burn no CPU and would hide from the second number; the panel has none on the
+GUI thread (engine processes start in worker threads: ``EngineClient.worst_start_ms`` says how
+long a start took there, time QProcess.start would have spent blocking the loop).
 On an idle machine ``worst_ms`` is about the larger of the two; on a loaded one it also
 measures the neighbours.
 """

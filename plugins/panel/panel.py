@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import json
 import os
+import queue
+import threading
 from pathlib import Path
 from typing import Optional
 
@@ -87,6 +89,65 @@ class _FramePicker(QtWidgets.QWidget):
             self.path.setText(path)
 
 
+class ThumbnailLoader(QtCore.QObject):
+    """Decodes and scales thumbnails in a worker thread (QImage is safe off the GUI thread).
+
+    A shot with many takes would otherwise spend milliseconds per PNG on the GUI thread each
+    time the list is built. ``loaded(path)`` arrives on the GUI thread; ``take(key)`` then
+    hands over the image (a QPixmap is made from it there, as Qt requires).
+    """
+
+    loaded = Signal(str)
+
+    def __init__(self, width: int, height: int, parent=None) -> None:
+        super().__init__(parent)
+        self.size = (width, height)
+        self._lock = threading.Lock()
+        self._done: dict[tuple[str, float], QtGui.QImage] = {}
+        self._queue: "queue.Queue[tuple[str, float]]" = queue.Queue()
+        self._asked: set[tuple[str, float]] = set()
+        self._thread: Optional[threading.Thread] = None
+
+    def request(self, key: tuple[str, float]) -> None:
+        with self._lock:
+            if key in self._asked:
+                return
+            self._asked.add(key)
+            # Queued under the lock: the worker decides to exit under it too, so a request
+            # never lands in a queue nobody reads.
+            self._queue.put(key)
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._work, name="genplate-thumbnails",
+                                                daemon=True)
+                self._thread.start()
+
+    def take(self, key: tuple[str, float]) -> Optional[QtGui.QImage]:
+        with self._lock:
+            return self._done.pop(key, None)
+
+    def _work(self) -> None:
+        while True:
+            try:
+                key = self._queue.get(timeout=2.0)
+            except queue.Empty:
+                with self._lock:
+                    if self._queue.empty():
+                        self._thread = None
+                        return
+                continue
+            image = QtGui.QImage(key[0])
+            if not image.isNull():
+                image = image.scaled(self.size[0], self.size[1],
+                                     Qt.AspectRatioMode.KeepAspectRatio,
+                                     Qt.TransformationMode.SmoothTransformation)
+            with self._lock:
+                self._done[key] = image
+            try:
+                emit(self.loaded, key[0])
+            except RuntimeError:  # the panel went away meanwhile
+                return
+
+
 class GenplatePanel(QtWidgets.QWidget):
     """The dockable panel. ``adapter`` is the host; ``client`` defaults to the engine command."""
 
@@ -105,6 +166,9 @@ class GenplatePanel(QtWidgets.QWidget):
         self._job_items: dict[str, QtWidgets.QTreeWidgetItem] = {}
         self._takes: list[dict] = []
         self._thumbs: dict[tuple[str, float], QtGui.QIcon] = {}
+        self._blank: Optional[QtGui.QIcon] = None
+        self._thumb_loader = ThumbnailLoader(THUMB_W, THUMB_H, self)
+        self._thumb_loader.loaded.connect(self._on_thumbnail_loaded)
         self._can_promote = False
         self._provenance_windows: list[QtWidgets.QWidget] = []
 
@@ -541,23 +605,36 @@ class GenplatePanel(QtWidgets.QWidget):
         self._sync_buttons()
 
     def _thumbnail(self, take: dict) -> QtGui.QIcon:
+        """The take's thumbnail if already loaded, else a placeholder while a worker loads it."""
         path = str(take.get("thumbnail") or "")
         try:
             key = (path, os.path.getmtime(path))
         except OSError:
-            key = (path, 0.0)
+            return self._placeholder()
         icon = self._thumbs.get(key)
-        if icon is None:
-            pixmap = QtGui.QPixmap(path) if key[1] else QtGui.QPixmap()
-            if pixmap.isNull():
-                pixmap = QtGui.QPixmap(THUMB_W, THUMB_H)
-                pixmap.fill(QtGui.QColor("#3a3a3a"))
-            else:
-                pixmap = pixmap.scaled(THUMB_W, THUMB_H, Qt.AspectRatioMode.KeepAspectRatio,
-                                       Qt.TransformationMode.SmoothTransformation)
-            icon = QtGui.QIcon(pixmap)
+        if icon is not None:
+            return icon
+        image = self._thumb_loader.take(key)
+        if image is not None:
+            icon = QtGui.QIcon(QtGui.QPixmap.fromImage(image))
             self._thumbs[key] = icon
-        return icon
+            return icon
+        self._thumb_loader.request(key)
+        return self._placeholder()
+
+    def _placeholder(self) -> QtGui.QIcon:
+        if self._blank is None:
+            pixmap = QtGui.QPixmap(THUMB_W, THUMB_H)
+            pixmap.fill(QtGui.QColor("#3a3a3a"))
+            self._blank = QtGui.QIcon(pixmap)
+        return self._blank
+
+    def _on_thumbnail_loaded(self, path: str) -> None:
+        for row in range(self.takes_list.count()):
+            item = self.takes_list.item(row)
+            take = self.take_at(item)
+            if take is not None and str(take.get("thumbnail") or "") == path:
+                item.setIcon(self._thumbnail(take))
 
     def selected_take(self) -> Optional[dict]:
         items = self.takes_list.selectedItems()
