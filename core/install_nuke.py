@@ -126,6 +126,11 @@ def install(*, mode: str = "init", nuke_dir: Optional[Path] = None,
             except OSError as exc:
                 raise InstallError(f"cannot write {init_py}: {exc}; use --mode env and set "
                                    f"NUKE_PATH instead") from exc
+    result["notes"] = [
+        "restart Nuke: the genplate menu, the genplate node (Nodes toolbar) and the genplate "
+        "panel (any pane's content menu, Windows > Custom) appear",
+        f"the panel and the node run the engine as: {python} -m genplate.core.cli",
+    ]
     if not dry_run:
         try:
             write_engine(python, written_by="genplate install nuke")

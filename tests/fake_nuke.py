@@ -645,6 +645,7 @@ def build(config: str = "aces_1.3", gui: bool = True, version: int = 16,
         return nodes[-1]
 
     nuke.selectedNode = selectedNode
+    nuke.getPaneFor = lambda name: f"<pane {name}>"
     nuke.frame = lambda f=None: nuke._frame if f is None else setattr(nuke, "_frame", f)
 
     def activeViewer():  # noqa: N802
@@ -860,6 +861,22 @@ def build(config: str = "aces_1.3", gui: bool = True, version: int = 16,
         return None
 
     panels.registerWidgetAsPanel = registerWidgetAsPanel
+
+    class _Restored:
+        def __init__(self, panel_id: str) -> None:
+            self.id = panel_id
+
+        def addToPane(self, pane: Any = None) -> "_Restored":  # noqa: N802
+            rec.calls.append(("addToPane", self.id, pane))
+            return self
+
+    def restorePanel(panel_id: str) -> _Restored:  # noqa: N802
+        if not any(entry[2] == panel_id for entry in panels.registered):
+            raise KeyError(f"no panel registered as {panel_id}")
+        rec.calls.append(("restorePanel", panel_id))
+        return _Restored(panel_id)
+
+    panels.restorePanel = restorePanel
     nukescripts.panels = panels
     nukescripts.registerWidgetAsPanel = registerWidgetAsPanel
     return nuke, nukescripts

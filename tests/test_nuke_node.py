@@ -283,3 +283,29 @@ def test_headless_generate_refuses_a_node_that_is_not_genplates(fake):
     nuke, N = fake(gui=False)
     with pytest.raises(N.GenerateError, match="needs a genplate generate node"):
         N.generate(nuke.nodes.Read())
+
+
+def test_opening_a_script_resumes_following_its_nodes_jobs(fake, stub_engine):
+    nuke, N = fake()
+    root, calls = stub_engine
+    idle = N.create({"shot": "sh040", "root": str(root)})
+    busy = N.create({"shot": "sh040", "root": str(root)})
+    busy["jobs_json"].setValue(json.dumps(["j0001"]))
+    (Path(root).parent / "stub_state.json").write_text(json.dumps({"n": 1, "jobs": {"j0001": {
+        "id": "j0001", "state": "running", "prompt": "saved job", "shot": "sh040",
+        "name": "saved", "kind": "draft", "polls": 1, "root": str(root),
+        "cancel_requested": False}}}))
+    from genplate.nuke import menus
+
+    saved = N.POLL_SECONDS
+    N.POLL_SECONDS = 0.05
+    try:
+        assert menus.resume_nodes() == 1
+        assert busy["status"].value() == "refreshing…" and idle["status"].value() == "idle"
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and busy["take"].value() == "(none)":
+            nuke.run_main_queue(timeout=0.05)
+    finally:
+        N.POLL_SECONDS = saved
+    assert busy["take"].value() == "saved v001 (draft)"
+    assert ["jobs", "j0001", "--json"] in calls()
