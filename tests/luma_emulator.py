@@ -223,6 +223,7 @@ class LumaEmulator:
         self.key_leaks: list[str] = []  # storage requests that carried the API key
         self.log: list[tuple[str, str, int]] = []  # (method, route, status)
         self.max_active = 0
+        self._stale_answers = 0  # completed answers whose URLs are already expired
         self._server: Optional[ThreadingHTTPServer] = None
         self._thread: Optional[threading.Thread] = None
 
@@ -303,6 +304,12 @@ class LumaEmulator:
                     return fault
         return None
 
+    def expire_next_urls(self, answers: int) -> None:
+        """The next ``answers`` completed GETs hand out URLs whose signature has expired (as
+        when a download starts more than an hour after the poll that saw the outputs)."""
+        with self._lock:
+            self._stale_answers = answers
+
     def forget_file(self, file_id: str) -> None:
         """As if the service had deleted the file on its own (expiry, clean-up)."""
         with self._lock:
@@ -348,7 +355,11 @@ class LumaEmulator:
             body["failure_code"] = gen.plan.failure_code
             body["failure_reason"] = gen.plan.failure_reason
         if gen.state == "completed":
-            body["output"] = [{"type": t, "url": self.sign(f"/outputs/{gen.id}/{name}")}
+            ttl = None
+            if self._stale_answers > 0:
+                self._stale_answers -= 1
+                ttl = -10.0
+            body["output"] = [{"type": t, "url": self.sign(f"/outputs/{gen.id}/{name}", ttl)}
                               for t, name, _ in gen.outputs]
         return body
 

@@ -199,6 +199,15 @@ def test_an_expired_download_url_is_refreshed_by_a_new_get(world, emu):
     assert_no_secrets(world, emu)
 
 
+def test_urls_that_expired_before_the_download_are_minted_afresh(world, emu):
+    emu.expire_next_urls(2)  # the poll that saw "completed" and the fetch's own first GET
+    job = run(world, emu)
+    assert_published(world, job, emu)
+    downloads = [s for m, r, s in emu.log if r in ("download", "get")]
+    assert downloads.count(403) >= 1 and downloads[-1] == 200
+    assert_no_secrets(world, emu)
+
+
 def test_a_truncated_download_is_resumed(world, emu):
     emu.inject("download", "truncate")
     job = run(world, emu)
