@@ -119,6 +119,8 @@ class MediaResolver:
         meta = {"mime_type": media_type, "size_bytes": size, "filename": path.name,
                 "purpose": "input"}
         if size <= s.multipart_max_bytes:
+            # Retried like a GET: a lost answer can leave a duplicate file record on the
+            # service, which costs nothing (unlike a second generation).
             with open(path, "rb") as f:
                 body = self.client.json(
                     "POST", "files", what=what, tag=self.tag, rewind=lambda: f.seek(0),

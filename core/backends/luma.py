@@ -36,7 +36,8 @@ import threading
 import time
 from typing import TYPE_CHECKING, Any, Optional
 
-from ..luma_client import LumaClient, LumaError, SendFailure, error_for, has_service_body
+from ..luma_client import (LumaClient, LumaError, SendFailure, error_for, has_service_body,
+                           retry_after)
 from ..luma_files import MediaResolver
 from ..luma_settings import LumaSettings
 from ..progress import CancelToken, ProgressFn
@@ -124,11 +125,8 @@ class LumaBackend(Backend):
                     raise LumaError(f"{error} (gave up after {attempt} tries; nothing was created)",
                                     status=status, detail=error.detail, retryable=True,
                                     code=error.code) from None
-                delay = self.client.backoff(attempt)
-                if status == 429:
-                    from ..luma_client import retry_after
-
-                    delay = retry_after(response) or delay
+                asked = retry_after(response) if status == 429 else None
+                delay = asked if asked is not None else self.client.backoff(attempt)
                 self.client.wait(min(delay, s.retry_after_max))
                 continue
             if status in REFUSED_STATUSES:
