@@ -269,9 +269,15 @@ def test_submit_args_for_each_quality_put_the_prompt_after_a_double_dash():
     (C.RequestFields(prompt="x", quality="custom", resolution="540p", hdr=True), "HDR/EXR need"),
     (C.RequestFields(prompt="x", quality="custom", resolution="720p", exr=True), "EXR needs HDR"),
     (C.RequestFields(prompt="x", shot="a/b"), "plain name"),
+    (C.RequestFields(prompt="x", root=""), "choose the takes root"),
+    (C.RequestFields(prompt="x", root="takes"), "must be an absolute path"),
 ])
 def test_request_problems_name_what_to_change(fields, problem):
     assert any(problem in p for p in fields.problems())
+
+
+def test_a_complete_request_has_no_problems():
+    assert C.RequestFields(prompt="x", root="/shows/takes").problems() == []
 
 
 def test_parse_answer_reports_the_engines_one_line_error():

@@ -7,6 +7,7 @@ except ``run_json``, the blocking call for headless use.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 from dataclasses import dataclass, field
 from typing import Optional
@@ -70,6 +71,12 @@ class RequestFields:
             out.append(f"aspect must be one of {', '.join(ASPECT_RATIOS)}")
         if not self.shot.strip() or any(c in self.shot for c in "/\\") or ".." in self.shot:
             out.append("the shot name must be a plain name (no slashes)")
+        # The engine resolves a relative or missing root against its own working directory,
+        # which for a panel is the host's: takes would land wherever Nuke was started.
+        if not self.root.strip():
+            out.append("choose the takes root (where takes are published), or set $GENPLATE_ROOT")
+        elif not os.path.isabs(os.path.expanduser(self.root.strip())):
+            out.append(f"the takes root {self.root.strip()!r} must be an absolute path")
         return out
 
 
@@ -90,7 +97,7 @@ def submit_args(fields: RequestFields) -> list[str]:
     if fields.loop:
         args.append("--loop")
     if fields.root.strip():
-        args += ["--root", fields.root.strip()]
+        args += ["--root", os.path.expanduser(fields.root.strip())]
     if fields.name.strip():
         args += ["--name", fields.name.strip()]
     if fields.project.strip():
