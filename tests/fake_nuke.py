@@ -357,8 +357,8 @@ def build(config: str = "aces_1.3", gui: bool = True, version: int = 16,
             saved = nuke._this
             nuke._this = node
             try:
-                exec(compile(self._value, f"<{self._name} knob>", "exec"),
-                     {"nuke": nuke, "__name__": "__main__"})
+                # A fresh namespace: a button's script must import what it uses.
+                exec(compile(self._value, f"<{self._name} knob>", "exec"), {"__name__": "__main__"})
             finally:
                 nuke._this = saved
 

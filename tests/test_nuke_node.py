@@ -191,15 +191,21 @@ def test_takes_fill_the_selector_and_the_output_follows_it(fake, tmp_path):
     assert read["raw"].value() is False and read.name() == "take_read"
     group["take"].setValue("harbour v001 (draft)")
     nuke._this, nuke._this_knob = group, group["take"]  # what Nuke sets for knobChanged
-    exec(compile(group["knobChanged"].value(), "<knobChanged>", "exec"), {"nuke": nuke})
+    exec(compile(group["knobChanged"].value(), "<knobChanged>", "exec"), {})
     assert read["file"].value() == v1["pattern"]
     assert group["label"].value() == "harbour v001"
 
 
-def test_buttons_run_their_handlers(fake, stub_engine):
+def test_each_button_script_runs_its_handler_on_its_own_imports(fake, stub_engine):
     nuke, N = fake()
     group = N.create({})
     nuke._this = group
+    group["generate"].execute()
+    assert group["status"].value() == "not sent" and "write a prompt" in group["last_error"].value()
+    group["promote"].execute()
+    assert group["status"].value() == "choose a take to promote"
+    group["cancel"].execute()
+    assert group["status"].value() == "nothing to cancel"
     group["refresh"].execute()  # refresh with no jobs lists takes in a worker
     assert group["status"].value() == "refreshing…"
 

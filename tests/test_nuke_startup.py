@@ -158,7 +158,7 @@ def test_gui_session_installs_menus_toolbar_and_dock(fake):
     assert ("genplate.nuke.dock.DockPanel", "genplate", "com.genplate.panel", False) in \
         sys.modules["nukescripts"].panels.registered
     assert nuke.on_script_load  # jobs are picked up again when a script opens
-    exec(genplate_menu.items["Show panel"], {"nuke": nuke})
+    exec(genplate_menu.items["Show panel"], {})
     assert ("addToPane", "com.genplate.panel", "<pane Properties.1>") in nuke.recorder.calls
 
 

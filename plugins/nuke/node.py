@@ -31,12 +31,13 @@ INPUT_MODES = ("none", "start frame", "start and end frames", "keyframes")
 POLL_SECONDS = 2.0
 TERMINAL = ("ready", "failed", "cancelled")
 
-_KNOB_CHANGED = "import genplate.nuke.node as _g; _g.knob_changed(nuke.thisNode(), nuke.thisKnob())"
+_KNOB_CHANGED = ("import nuke, genplate.nuke.node as _g; "
+                 "_g.knob_changed(nuke.thisNode(), nuke.thisKnob())")
 
 
 def _button(name: str, label: str, action: str, tooltip: str):
     knob = nuke.PyScript_Knob(name, label,
-                              f"import genplate.nuke.node as _g; _g.{action}(nuke.thisNode())")
+                              f"import nuke, genplate.nuke.node as _g; _g.{action}(nuke.thisNode())")
     knob.setTooltip(tooltip)
     return knob
 
