@@ -17,7 +17,7 @@ import json
 import subprocess
 import threading
 import time
-from typing import Any, Callable, Optional
+from typing import Callable, Optional
 
 from . import commands as C
 from .engine_config import EngineNotFound, engine_command, engine_environment

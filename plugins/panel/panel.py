@@ -11,7 +11,6 @@ import json
 import os
 import queue
 import threading
-from pathlib import Path
 from typing import Optional
 
 from . import commands as C
