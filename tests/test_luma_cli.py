@@ -250,3 +250,28 @@ def test_the_environment_key_wins_and_the_keyring_switch_is_honoured(monkeypatch
     assert memory_keyring.store  # switched off, not erased
     with pytest.raises(C.CredentialsError, match="spaces"):
         C.check_key_format("luma-api-abc def")
+
+
+@pytest.mark.slow
+def test_a_four_draft_batch_on_luma_through_the_drafts_command(tmp_path):
+    emu = LumaEmulator().start()  # real 360p draft frames, so judging sees a real draft
+    try:
+        env = {**{k: v for k, v in os.environ.items() if not k.startswith("LUMA_")}, **emu.env(),
+               "GENPLATE_DATA_DIR": str(tmp_path / "data"), "GENPLATE_LUMA_POLL_INTERVAL": "0.02",
+               "GENPLATE_LUMA_MAX_IN_FLIGHT": "2"}
+        emu.default_plan.polls = 4
+        proc = _genplate("drafts", "a lighthouse in a storm", "-n", "4", "--limit", "4",
+                         "--retries", "0", "--backend", "luma", "--root", str(tmp_path / "takes"),
+                         "--json", env=env)
+        assert proc.returncode in (0, 1), proc.stderr
+        batch = json.loads(proc.stdout)
+        takes = sorted(tmp_path.joinpath("takes").rglob("take.json"))
+        assert len(takes) == 4, (batch, proc.stderr)
+        records = [json.loads(t.read_text()) for t in takes]
+        assert {r["backend"] for r in records} == {"luma"}
+        assert sorted(r["remote_id"] for r in records) == sorted(emu.generations)
+        assert emu.total_creates() == 4 and max(emu.creates_made.values()) == 1
+        assert emu.max_active <= 2
+        _secrets_absent(emu, tmp_path / "data", tmp_path / "takes", texts=(proc.stdout, proc.stderr))
+    finally:
+        emu.stop()
