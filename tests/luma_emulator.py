@@ -225,11 +225,12 @@ class LumaEmulator:
         self.max_active = 0
         self._stale_answers = 0  # completed answers whose URLs are already expired
         self._server: Optional[ThreadingHTTPServer] = None
+        self.scheme = "http"
         self._thread: Optional[threading.Thread] = None
 
     # -- control ------------------------------------------------------------------------------
 
-    def start(self, *, listen_delay: float = 0.0) -> "LumaEmulator":
+    def start(self, *, listen_delay: float = 0.0, tls: Optional[tuple[str, str]] = None) -> "LumaEmulator":
         emulator = self
 
         class Handler(_Handler):
@@ -241,6 +242,14 @@ class LumaEmulator:
         server.block_on_close = False
         server.allow_reuse_address = True
         server.server_bind()
+        if tls is not None:
+            # HTTPS with the given (cert, key): a certificate the client does not trust.
+            import ssl
+
+            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            context.load_cert_chain(*tls)
+            server.socket = context.wrap_socket(server.socket, server_side=True)
+            self.scheme = "https"
         self._server = server
         if listen_delay > 0:
             # Bound but not listening: connections are refused until listen() runs.
@@ -275,7 +284,7 @@ class LumaEmulator:
 
     @property
     def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/v1"
+        return f"{self.scheme}://127.0.0.1:{self.port}/v1"
 
     @property
     def storage_url(self) -> str:

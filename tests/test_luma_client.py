@@ -136,3 +136,23 @@ def test_every_call_carries_a_request_id_and_the_key_only_goes_to_the_api_host(e
     assert emu.key_leaks == []
     assert emu.seen_request_ids[0] == "j123:get:1" and len(set(emu.seen_request_ids)) == 2
     assert TEST_KEY not in repr(client)
+
+
+def test_tls_is_verified_and_an_untrusted_certificate_proves_nothing_was_sent(tmp_path, monkeypatch):
+    import subprocess
+
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key),
+                    "-out", str(cert), "-days", "1", "-subj", "/CN=127.0.0.1"],
+                   check=True, capture_output=True)
+    monkeypatch.setenv("CURL_CA_BUNDLE", "")  # an environment trying to switch verification off
+    emulator = LumaEmulator().start(tls=(str(cert), str(key)))
+    try:
+        client = client_for(emulator)
+        assert client.base_url.startswith("https://")
+        with pytest.raises(SendFailure) as failure:
+            client.send_once("POST", "generations", what="creating", request_id="j1:create:1", json={})
+        assert failure.value.never_sent and "TLS" in str(failure.value)
+        assert emulator.creates_received == {}
+    finally:
+        emulator.stop()
