@@ -339,3 +339,32 @@ def test_a_poll_rides_out_an_outage_longer_than_one_calls_retries(emu, ledger):
     emu.inject("get", "status", status=404, detail="Generation not found")
     with pytest.raises(LumaError, match="404"):
         backend.get(remote)  # a refusal is not an outage: no patience spent on it
+
+
+@pytest.mark.parametrize("route,fault", [
+    ("files.create", dict(kind="status", status=503, detail="busy")),
+    ("upload", dict(kind="drop_before")),
+    ("upload", dict(kind="status", status=500, body=b"<Error>InternalError</Error>")),
+    ("files.complete", dict(kind="status", status=502)),
+    ("files.get", dict(kind="slow", delay=1.5)),
+])
+def test_upload_faults_are_retried_and_the_create_goes_out_once(emu, ledger, tmp_path, route, fault):
+    frame = png(tmp_path, size=(200, 100))
+    emu.inject(route, **fault)
+    backend = backend_for(emu, ledger, inline_max_mb=0.0001, multipart_max_mb=0.0001, read_timeout=0.5)
+    request = ShotRequest(prompt="a", resolution="720p", start_frame=MediaRef(path=str(frame)))
+    job = job_in(ledger, request)
+    backend.create(request, job_id=job.id)
+    file_id = emu.create_bodies[0]["video"]["start_frame"]["file_id"]
+    assert emu.files[file_id]["data"] == frame.read_bytes() and emu.creates_made == {job.id: 1}
+
+
+def test_an_upload_the_service_rejects_fails_before_the_create_with_its_reason(emu, ledger, tmp_path):
+    emu.reject_files = "image failed moderation"
+    backend = backend_for(emu, ledger, inline_max_mb=0.0001)
+    request = ShotRequest(prompt="a", resolution="720p", start_frame=MediaRef(path=str(png(tmp_path))))
+    job = job_in(ledger, request)
+    with pytest.raises(LumaError, match="image failed moderation") as err:
+        backend.create(request, job_id=job.id)
+    assert not err.value.outcome_unknown and emu.creates_received == {}
+    assert backend.reconcile(job.id) is None  # provably never sent

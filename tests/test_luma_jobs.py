@@ -253,3 +253,20 @@ def test_a_batch_of_four_drafts_runs_concurrently_under_the_limit(world, emu):
     assert emu.total_creates() == 4 and max(emu.creates_made.values()) == 1
     assert 1 <= emu.max_active <= 2
     assert_no_secrets(world, emu)
+
+
+def test_cancelling_while_following_stops_without_a_second_create(world, emu):
+    import threading
+
+    from genplate.core.progress import CancelToken
+
+    emu.default_plan.polls = 10_000
+    ledger = world["ledger"]
+    job = submit(ledger, ShotRequest.draft("a lighthouse"), PublishSpec(
+        root=str(world["root"]), shot="sh020", name="lighthouse"), "luma")
+    token = CancelToken()
+    threading.Timer(0.5, token.cancel).start()
+    backend = backend_for(emu, ledger)
+    done = JobRunner(ledger, backend_factory=lambda name: backend).run(job.id, cancel=token)
+    assert done.state == L.CANCELLED and done.remote_id in emu.generations
+    assert emu.creates_made == {job.id: 1} and done.take_dir is None
