@@ -99,7 +99,8 @@ def _key_problem(client: LumaClient) -> str:
         if exc.status in (402, 403):
             return str(exc)
         if exc.status is None:
-            return f"cannot reach Luma at {client.base_url}: {exc}"
+            return (f"cannot reach Luma at {client.base_url} to check the key: {exc} "
+                    "(`genplate login --no-check` stores it unchecked)")
         return str(exc)
     return ""
 
