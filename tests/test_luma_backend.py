@@ -264,7 +264,10 @@ def test_creates_wait_for_a_slot_shared_through_the_ledger(emu, ledger):
     threads = [threading.Thread(target=create, args=(j,)) for j in jobs]
     for t in threads:
         t.start()
-    time.sleep(0.6)
+    deadline = time.monotonic() + 10
+    while len(created) < 2 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    time.sleep(0.5)
     assert len(created) == 2  # the other two wait (and do not deadlock on each other's claims)
     for job_id in list(created):
         ledger.advance(job_id, L.DELIVERED)
