@@ -371,3 +371,12 @@ def test_an_upload_the_service_rejects_fails_before_the_create_with_its_reason(e
         backend.create(request, job_id=job.id)
     assert not err.value.outcome_unknown and emu.creates_received == {}
     assert backend.reconcile(job.id) is None  # provably never sent
+
+
+def test_a_generation_can_finish_on_the_clock_instead_of_a_count_of_polls(emu, ledger):
+    emu.plan(seconds=0.3)
+    backend = backend_for(emu, ledger)
+    remote = backend.create(ShotRequest.draft("x"), job_id=job_in(ledger).id)
+    assert [backend.get(remote).state for _ in range(3)] == ["processing"] * 3
+    time.sleep(0.35)
+    assert backend.get(remote).state == "completed"
