@@ -298,14 +298,14 @@ def test_engine_client_answers_on_the_gui_thread_and_reports_a_missing_engine(qt
     got = []
     client.jobs(lambda p: got.append((p, threading.current_thread() is threading.main_thread())),
                 lambda e: got.append(e))
-    qtbot.waitUntil(lambda: bool(got), timeout=10000)
+    qtbot.waitUntil(lambda: bool(got), timeout=30000)
     assert got == [({"jobs": []}, True)]
 
     monkeypatch.setenv("GENPLATE_ENGINE", "/nonexistent/genplate")
     client2 = EngineClient()
     errors = []
     client2.jobs(lambda p: errors.append(p), lambda e: errors.append(e))
-    qtbot.waitUntil(lambda: bool(errors), timeout=10000)
+    qtbot.waitUntil(lambda: bool(errors), timeout=30000)
     assert "cannot start the engine" in errors[0]
 
 
@@ -332,7 +332,7 @@ def test_panel_submits_follows_progress_and_shows_the_take(qtbot, stub, meter, t
     assert panel.shot.text() == "sh020" and panel.root.text() == str(stub.root)
     panel.prompt.setPlainText("harbour at dawn, slow dolly")
     qtbot.mouseClick(panel.generate, pytestqt_left())
-    qtbot.waitUntil(lambda: panel.queue.topLevelItemCount() == 1, timeout=10000)
+    qtbot.waitUntil(lambda: panel.queue.topLevelItemCount() == 1, timeout=30000)
     submit = [c for c in stub.calls() if c[0] == "submit"][0]
     assert submit[submit.index("--shot") + 1] == "sh020" and "--draft" in submit
     assert submit[-1] == "harbour at dawn, slow dolly"
@@ -345,15 +345,15 @@ def test_panel_submits_follows_progress_and_shows_the_take(qtbot, stub, meter, t
         seen.add((item.text(1), bar.value()))
         return item.text(1) == "ready"
 
-    qtbot.waitUntil(progressed, timeout=20000)
+    qtbot.waitUntil(progressed, timeout=45000)
     assert len({s for s, _v in seen}) >= 3, seen
     assert any(0 < v < 1000 for _s, v in seen), seen  # partial progress was drawn
     assert bar.value() == 1000
-    qtbot.waitUntil(lambda: panel.takes_list.count() == 1, timeout=10000)
+    qtbot.waitUntil(lambda: panel.takes_list.count() == 1, timeout=30000)
     take_item = panel.takes_list.item(0)
     assert "harbour v001" in take_item.text()
     thumb = panel.take_at(take_item)["thumbnail"]
-    qtbot.waitUntil(lambda: any(k[0] == thumb for k in panel._thumbs), timeout=10000)
+    qtbot.waitUntil(lambda: any(k[0] == thumb for k in panel._thumbs), timeout=30000)
     image = take_item.icon().pixmap(64, 36).toImage()
     assert image.pixelColor(image.width() // 2, image.height() // 2).getRgb()[:3] == \
         (40, 160, 200)  # the stub's thumbnail for v001, decoded off the GUI thread
@@ -364,13 +364,13 @@ def test_panel_cancel_sends_cancel_and_shows_the_end(qtbot, stub, meter, tmp_pat
     panel = make_panel(qtbot, RecordingHost(stub.root, tmp_path))
     panel.prompt.setPlainText("a storm over the pier [hold]")
     panel.submit()
-    qtbot.waitUntil(lambda: panel.queue.topLevelItemCount() == 1, timeout=10000)
+    qtbot.waitUntil(lambda: panel.queue.topLevelItemCount() == 1, timeout=30000)
     item = panel.queue.topLevelItem(0)
-    qtbot.waitUntil(lambda: item.text(1) == "running", timeout=10000)
+    qtbot.waitUntil(lambda: item.text(1) == "running", timeout=30000)
     item.setSelected(True)
     assert panel.cancel.isEnabled()
     panel.cancel_selected()
-    qtbot.waitUntil(lambda: item.text(1) == "cancelled", timeout=15000)
+    qtbot.waitUntil(lambda: item.text(1) == "cancelled", timeout=30000)
     assert any(c[:2] == ["cancel", "j0001"] for c in stub.calls())
     assert not panel.cancel.isEnabled()
     assert panel.queue.itemWidget(item, 2).format() == "cancelled"
@@ -381,12 +381,12 @@ def test_panel_shows_the_engines_refusal_and_a_failed_job(qtbot, stub, tmp_path)
     panel = make_panel(qtbot, RecordingHost(stub.root, tmp_path))
     panel.prompt.setPlainText("an expensive shot")
     panel.submit()
-    qtbot.waitUntil(lambda: "not sent" in panel.status.text(), timeout=10000)
+    qtbot.waitUntil(lambda: "not sent" in panel.status.text(), timeout=30000)
     assert "BudgetExceeded" in panel.status.text() and panel.generate.isEnabled()
     panel.prompt.setPlainText("fail please")
     panel.submit()
     qtbot.waitUntil(lambda: panel.queue.topLevelItemCount() == 1
-                    and panel.queue.topLevelItem(0).text(1) == "failed", timeout=20000)
+                    and panel.queue.topLevelItem(0).text(1) == "failed", timeout=45000)
     assert "moderated" in panel.queue.topLevelItem(0).text(3)
 
 
@@ -437,7 +437,7 @@ def test_takes_insert_on_the_main_thread_provenance_and_promote(qtbot, stub, tmp
     panel = make_panel(qtbot, host)
     panel.prompt.setPlainText("lighthouse beam")
     panel.submit()
-    qtbot.waitUntil(lambda: panel.takes_list.count() == 1, timeout=20000)
+    qtbot.waitUntil(lambda: panel.takes_list.count() == 1, timeout=45000)
     panel.takes_list.item(0).setSelected(True)
     assert panel.insert.isEnabled() and panel.promote.isEnabled()
     panel.insert_selected()
@@ -447,21 +447,21 @@ def test_takes_insert_on_the_main_thread_provenance_and_promote(qtbot, stub, tmp
 
     panel.show_selected_provenance()
     qtbot.waitUntil(lambda: any(w.objectName() == "genplateProvenance" and w.isVisible()
-                                for w in panel._provenance_windows), timeout=10000)
+                                for w in panel._provenance_windows), timeout=30000)
     text = panel._provenance_windows[-1].toPlainText()
     assert json.loads(text)["prompt"] == "lighthouse beam"
 
     panel.promote_selected()
-    qtbot.waitUntil(lambda: panel.queue.topLevelItemCount() == 2, timeout=10000)
+    qtbot.waitUntil(lambda: panel.queue.topLevelItemCount() == 2, timeout=30000)
     promote = [c for c in stub.calls() if c[0] == "promote" and "--help" not in c][0]
     assert promote[1] == panel.selected_take()["dir"]
-    qtbot.waitUntil(lambda: panel.takes_list.count() == 2, timeout=20000)
+    qtbot.waitUntil(lambda: panel.takes_list.count() == 2, timeout=45000)
 
 
 def test_promote_is_disabled_with_a_reason_when_the_engine_lacks_it(qtbot, stub, tmp_path):
     panel = make_panel(qtbot, RecordingHost(stub.root, tmp_path))
     qtbot.waitUntil(lambda: any(c[:2] == ["promote", "--help"] for c in stub.calls()),
-                    timeout=10000)
+                    timeout=30000)
     qtbot.wait(200)
     assert not panel.promote.isEnabled()
     assert "no `genplate promote`" in panel.promote.toolTip()
@@ -472,11 +472,11 @@ def test_a_reopened_panel_picks_up_jobs_already_running(qtbot, stub, tmp_path):
     first = make_panel(qtbot, host)
     first.prompt.setPlainText("night market")
     first.submit()
-    qtbot.waitUntil(lambda: first.queue.topLevelItemCount() == 1, timeout=10000)
+    qtbot.waitUntil(lambda: first.queue.topLevelItemCount() == 1, timeout=30000)
     first.close()  # the host closed; the job lives on in the engine
     second = make_panel(qtbot, host)
-    qtbot.waitUntil(lambda: second.queue.topLevelItemCount() == 1, timeout=10000)
-    qtbot.waitUntil(lambda: second.takes_list.count() == 1, timeout=20000)
+    qtbot.waitUntil(lambda: second.queue.topLevelItemCount() == 1, timeout=30000)
+    qtbot.waitUntil(lambda: second.takes_list.count() == 1, timeout=45000)
 
 
 def pytestqt_left():
