@@ -49,11 +49,14 @@ def default_nuke_dir() -> Path:
 
 def init_block(folder: Path) -> str:
     # repr() gives a Python string literal that survives Windows backslashes and spaces (the
-    # hand-edited menu.py failures users report).
+    # hand-edited menu.py failures users report). addToSysPath=False: Nuke still runs the
+    # folder's init.py/menu.py, but its modules (read, node, menus...) do not become top-level
+    # names that another plugin's `import node` could pick up; init.py registers them under
+    # genplate.nuke itself.
     return (f"{BEGIN} added by `genplate install nuke`; remove the block to uninstall\n"
             f"try:\n"
             f"    import nuke\n"
-            f"    nuke.pluginAddPath({str(folder)!r})\n"
+            f"    nuke.pluginAddPath({str(folder)!r}, addToSysPath=False)\n"
             f"except Exception:\n"
             f"    import traceback\n"
             f"    traceback.print_exc()\n"
@@ -131,6 +134,10 @@ def install(*, mode: str = "init", nuke_dir: Optional[Path] = None,
         "panel (any pane's content menu, Windows > Custom) appear",
         f"the panel and the node run the engine as: {python} -m genplate.core.cli",
     ]
+    if mode == "env":
+        result["notes"].append("NUKE_PATH folders are also put on sys.path, so genplate's "
+                               "module names (read, node, menus...) are importable at top level "
+                               "there; the init.py line (the default mode) avoids that")
     if not dry_run:
         try:
             write_engine(python, written_by="genplate install nuke")

@@ -818,8 +818,10 @@ def build(config: str = "aces_1.3", gui: bool = True, version: int = 16,
     nuke.menus = menus
 
     def pluginAddPath(path: str, addToSysPath: bool = True) -> None:  # noqa: N802,N803
-        rec.calls.append(("pluginAddPath", path))
+        rec.calls.append(("pluginAddPath", path, addToSysPath))
         nuke.plugin_paths.insert(0, path)
+        if addToSysPath:
+            sys.path.insert(0, path)
 
     nuke.pluginAddPath = pluginAddPath
     nuke.pluginAppendPath = lambda path, addToSysPath=True: nuke.plugin_paths.append(path)  # noqa: N803

@@ -55,7 +55,7 @@ def test_install_adds_one_guarded_block_and_is_idempotent(tmp_path):
     assert first["changed"] and first["plugin_path"] == str(PLUGIN)
     assert text.startswith("import nuke\nnuke.knobDefault('Read.on_error', '3')\n")
     assert text.count(I.BEGIN) == 1 and text.count(I.END) == 1
-    assert f"nuke.pluginAddPath({str(PLUGIN)!r})" in text
+    assert f"nuke.pluginAddPath({str(PLUGIN)!r}, addToSysPath=False)" in text
     compile(text, "init.py", "exec")
     again = I.install(nuke_dir=nuke_dir, python="/venv/bin/python")
     assert not again["changed"] and (nuke_dir / "init.py").read_text() == text
@@ -128,8 +128,10 @@ def test_a_bad_mode_is_refused():
 def test_the_installed_block_adds_the_plugin_path_in_nuke(tmp_path, fake):
     nuke = fake(gui=False)
     I.install(nuke_dir=tmp_path)
+    before = list(sys.path)
     run_like_nuke(tmp_path / "init.py")
-    assert ("pluginAddPath", str(PLUGIN)) in nuke.recorder.calls
+    assert ("pluginAddPath", str(PLUGIN), False) in nuke.recorder.calls
+    assert sys.path == before  # read, node, menus... never become top-level modules
 
 
 # -- Nuke's start -----------------------------------------------------------------------------
