@@ -97,6 +97,17 @@ def test_an_engine_python_that_vanished_is_not_used(tmp_path, monkeypatch):
     assert source == "this Python" and command[0] == sys.executable
 
 
+@pytest.mark.parametrize("text, windows, words", [
+    ('/opt/gp/bin/python -m genplate.core.cli', False, ["/opt/gp/bin/python", "-m", "genplate.core.cli"]),
+    ('"/opt/my tools/genplate"', False, ["/opt/my tools/genplate"]),
+    ('"C:\\Program Files\\gp\\python.exe" -m genplate.core.cli', True,
+     ["C:\\Program Files\\gp\\python.exe", "-m", "genplate.core.cli"]),
+    ('C:\\gp\\genplate.exe', True, ["C:\\gp\\genplate.exe"]),
+])
+def test_engine_command_lines_split_on_each_os(text, windows, words):
+    assert engine_config.split_command(text, windows=windows) == words
+
+
 def test_engine_environment_drops_the_hosts_python_settings():
     env = engine_config.engine_environment({"PYTHONHOME": "/nuke/py", "PYTHONPATH": "/nuke/lib",
                                             "GENPLATE_DATA_DIR": "/d"})

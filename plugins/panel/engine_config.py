@@ -85,7 +85,7 @@ def engine_command() -> tuple[list[str], str]:
     """(argv prefix that runs the engine's `genplate`, where that choice came from)."""
     env = os.environ.get(ENGINE_ENV, "").strip()
     if env:
-        return shlex.split(env, posix=os.name != "nt"), f"${ENGINE_ENV}"
+        return split_command(env, windows=os.name == "nt"), f"${ENGINE_ENV}"
     command = read_config().get("command")
     if isinstance(command, list) and command and all(isinstance(c, str) for c in command):
         if Path(command[0]).exists() or shutil.which(command[0]):
@@ -98,6 +98,15 @@ def engine_command() -> tuple[list[str], str]:
     raise EngineNotFound(
         "genplate's engine was not found: run `genplate install nuke` (or `install resolve`) "
         f"from the engine's Python, or set {ENGINE_ENV} to the engine's `genplate` command")
+
+
+def split_command(text: str, *, windows: bool) -> list[str]:
+    """A command line's words. Windows keeps backslashes (paths) but drops the quotes that
+    protect spaces, which shlex's non-POSIX mode would leave on the words."""
+    if not windows:
+        return shlex.split(text)
+    words = shlex.split(text, posix=False)
+    return [w[1:-1] if len(w) >= 2 and w[0] == w[-1] and w[0] in "\"'" else w for w in words]
 
 
 def _engine_importable_here() -> bool:
@@ -126,4 +135,4 @@ def engine_environment(base: Optional[dict] = None, *, source: str = "") -> dict
 
 
 __all__ = ["ENGINE_ENV", "CONFIG_DIR_ENV", "EngineNotFound", "config_dir", "config_path",
-           "read_config", "write_engine", "engine_command", "engine_environment"]
+           "read_config", "write_engine", "engine_command", "engine_environment", "split_command"]
