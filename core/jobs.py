@@ -157,16 +157,15 @@ class JobRunner:
         except FetchError as exc:
             # The generation is paid for and the service still holds it: stay delivered, so
             # `genplate resume` fetches again with fresh URLs, rather than failing for good.
-            reason = _reason(exc)
-            ledger.note(job.id, f"download failed: {reason}")
-            ledger.update(job.id, error=f"download failed ({reason}); `genplate resume {job.id}` "
-                                        f"fetches it again", message="download failed")
+            job = _keep_resumable(ledger, job.id, "download failed", exc)
+        except BackendError as exc:
             job = ledger.get(job.id)
+            if not (exc.retryable and job.remote_id and job.state in _FOLLOWED):
+                job = _fail(ledger, job, exc)
+            else:  # an outage while following a paid generation: resume picks it up again
+                job = _keep_resumable(ledger, job.id, "lost touch with the service", exc)
         except Exception as exc:  # every other failure ends the job, with its reason
-            job = ledger.get(job.id)
-            if not job.terminal:
-                job = ledger.advance(job.id, L.FAILED, _reason(exc), error=_reason(exc),
-                                     message="failed")
+            job = _fail(ledger, ledger.get(job.id), exc)
         finally:
             heartbeat.stop()
             ledger.update(job.id, worker_pid=None)
@@ -318,6 +317,25 @@ class JobRunner:
                                    take_dir=str(take.dir), message="ready", progress=1.0)
 
 
+# Steps at which a generation exists remotely and is being followed or fetched.
+_FOLLOWED = (L.SUBMITTED, L.RUNNING, L.DELIVERED)
+
+
+def _fail(ledger: L.Ledger, job: L.Job, exc: BaseException) -> L.Job:
+    if job.terminal:
+        return job
+    return ledger.advance(job.id, L.FAILED, _reason(exc), error=_reason(exc), message="failed")
+
+
+def _keep_resumable(ledger: L.Ledger, job_id: str, what: str, exc: BaseException) -> L.Job:
+    """Leave a paid job where it stands, with the reason, for `genplate resume`."""
+    reason = _reason(exc)
+    ledger.note(job_id, f"{what}: {reason}")
+    ledger.update(job_id, error=f"{what} ({reason}); `genplate resume {job_id}` picks it up again",
+                  message=what)
+    return ledger.get(job_id)
+
+
 def _needs_decision(job: L.Job, backend: Backend, why: BaseException) -> CreateNeedsDecision:
     return CreateNeedsDecision(
         f"job {job.id}: a create was sent but its answer was lost, and {backend.name} cannot "
@@ -348,8 +366,10 @@ def exr_provenance(job: L.Job, spec: PublishSpec, version: int, request: ShotReq
 def take_record(job: L.Job, spec: PublishSpec, staging, request: ShotRequest, result,
                 ledger: L.Ledger) -> dict:
     """take.json: the provenance record published beside the frames."""
-    times = {event.state: _iso(event.at) for event in ledger.events(job.id)
-             if event.state in (L.QUEUED, L.SUBMITTED, L.DELIVERED)}
+    times: dict[str, str] = {}
+    for event in ledger.events(job.id):  # the first time each step was reached
+        if event.state in (L.QUEUED, L.SUBMITTED, L.DELIVERED):
+            times.setdefault(event.state, _iso(event.at))
     times["published"] = _iso(time.time())
     frames = result.frames_record()
     frames["pattern"] = staging.pattern

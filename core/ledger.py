@@ -432,11 +432,14 @@ class Ledger:
             recent = db.execute(
                 "SELECT at FROM creates WHERE backend = ? AND at > ? ORDER BY at",
                 (backend, now - 60.0)).fetchall()
+            # A queued job is in flight once it holds a slot (its create may be on the wire);
+            # one still waiting for a slot is not, or waiting jobs would block each other.
             flying = db.execute(
                 "SELECT COUNT(*) FROM jobs WHERE backend = ? AND id != ? AND"
                 " (state IN ('submitted','running') OR"
-                "  (state = 'queued' AND create_intent_at IS NOT NULL))",
-                (backend, job_id)).fetchone()[0]
+                "  (state = 'queued' AND create_intent_at IS NOT NULL AND"
+                "   id IN (SELECT job_id FROM creates WHERE backend = ?)))",
+                (backend, job_id, backend)).fetchone()[0]
             if flying >= in_flight:
                 return 1.0
             if len(recent) >= per_minute:

@@ -207,3 +207,37 @@ def test_a_failed_download_stays_delivered_for_resume_and_is_never_re_created(tm
     again = runner.run(job.id)  # resume: fetches again, never creates again
     assert again.state == L.DELIVERED and backend.creates == [job.id]
     assert sum("download failed" in (e.detail or "") for e in ledger.events(job.id)) == 2
+
+
+def test_an_outage_while_following_keeps_the_paid_job_resumable(tmp_path):
+    ledger = L.Ledger(tmp_path / "l.db")
+    job = _job(ledger, tmp_path)
+
+    class Outage(ScriptedBackend):
+        down = True
+
+        def get(self, remote_id, **kw):
+            if self.down:
+                raise BackendError("502 from the service", retryable=True)
+            return super().get(remote_id, **kw)
+
+    backend = Outage([_failed("content_moderated")])
+    runner = _runner(ledger, backend)
+    parked = runner.run(job.id)
+    assert parked.state == L.SUBMITTED and "resume" in parked.error and parked.remote_id == "gen-1"
+    backend.down = False
+    done = runner.run(job.id)  # resume: follows the same generation, never creates again
+    assert done.state == L.FAILED and "content_moderated" in done.error
+    assert backend.creates == [job.id]
+
+
+def test_a_final_backend_error_while_following_fails_the_job(tmp_path):
+    ledger = L.Ledger(tmp_path / "l.db")
+    job = _job(ledger, tmp_path)
+
+    class Refusing(ScriptedBackend):
+        def get(self, remote_id, **kw):
+            raise BackendError("401: the key was refused")
+
+    done = _runner(ledger, Refusing(["queued"])).run(job.id)
+    assert done.state == L.FAILED and "401" in done.error

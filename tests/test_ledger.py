@@ -183,3 +183,16 @@ def test_create_slots_limit_rate_and_jobs_in_flight(tmp_path):
 def test_data_dir_follows_the_environment(tmp_path, monkeypatch):
     monkeypatch.setenv(L.DATA_DIR_ENV, str(tmp_path / "elsewhere"))
     assert L.Ledger().path == tmp_path / "elsewhere" / "ledger.sqlite3"
+
+
+def test_jobs_waiting_for_a_create_slot_do_not_block_each_other(tmp_path):
+    ledger = L.Ledger(tmp_path / "l.db")
+    jobs = [_job(ledger, backend="luma") for _ in range(4)]
+    for job in jobs:  # all four claimed their create before any got a slot
+        ledger.claim_create(job.id)
+    granted = [ledger.reserve_create_slot("luma", j.id, per_minute=60, in_flight=2) for j in jobs]
+    assert granted[:2] == [0.0, 0.0]  # two slots, taken by the first two
+    assert granted[2] > 0 and granted[3] > 0  # the others wait, for the slot holders only
+    ledger.advance(jobs[0].id, L.SUBMITTED, remote_id="g0")
+    ledger.advance(jobs[0].id, L.DELIVERED)
+    assert ledger.reserve_create_slot("luma", jobs[2].id, per_minute=60, in_flight=2) == 0.0

@@ -52,7 +52,6 @@ NOT_SENT = "luma: create not sent"
 INTENT = "create: intent recorded"  # written by Ledger.claim_create
 REFUSED_STATUSES = (400, 401, 402, 403, 404, 413, 422)
 KNOWN_STATES = (QUEUED, PROCESSING, COMPLETED, FAILED)
-_SLOT_LOCK = threading.Lock()
 
 
 class LumaBackend(Backend):
@@ -141,10 +140,8 @@ class LumaBackend(Backend):
             per_minute = min(per_minute, self.client.reported_rpm)
         said = False
         while True:
-            with _SLOT_LOCK:  # the count and the reservation together (see _claims_waiting)
-                wait = self.ledger.reserve_create_slot(
-                    self.name, job_id, per_minute=per_minute,
-                    in_flight=self.settings.max_in_flight + self._claims_waiting(job_id))
+            wait = self.ledger.reserve_create_slot(
+                self.name, job_id, per_minute=per_minute, in_flight=self.settings.max_in_flight)
             if wait <= 0:
                 return
             if not said and self._is_job(job_id):
@@ -159,29 +156,6 @@ class LumaBackend(Backend):
         except Exception:
             return False
         return True
-
-    def _claims_waiting(self, job_id: str) -> int:
-        """Jobs that claimed their create but have not yet reserved a slot.
-
-        ``Ledger.reserve_create_slot`` counts every queued job with a recorded intent as in
-        flight, including jobs that, like this one, are still waiting for a slot: with more
-        jobs claimed than ``max_in_flight`` they would all wait for each other forever. Those
-        waiting jobs have no row in the ``creates`` table yet; adding them back keeps the limit
-        about what was actually sent. The count and the reservation are two statements, so a
-        process-wide lock keeps threads from all counting before any reserves; between
-        processes the window is milliseconds, and one create too many is answered by the
-        service's own 429, which ``send_create`` waits out. (Remove once the ledger counts
-        only reserved creates.)
-        """
-        try:
-            row = self.ledger._db().execute(
-                "SELECT COUNT(*) FROM jobs WHERE backend = ? AND id != ? AND state = 'queued'"
-                " AND create_intent_at IS NOT NULL AND remote_id IS NULL"
-                " AND id NOT IN (SELECT job_id FROM creates WHERE backend = ?)",
-                (self.name, job_id, self.name)).fetchone()
-        except Exception:  # a ledger without those tables: no adjustment
-            return 0
-        return int(row[0])
 
     # -- reconcile ----------------------------------------------------------------------------
 
