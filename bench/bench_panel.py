@@ -1,6 +1,6 @@
 """How responsive the panel stays while the engine works: the worst event-loop stall.
 
-    QT_QPA_PLATFORM=offscreen .venv/bin/python bench/bench_panel.py [--drafts 2] [--poll-ms 1000]
+    QT_QPA_PLATFORM=offscreen .venv/bin/python bench/bench_panel.py [--drafts 2] [--poll-ms 2000]
 
 The panel (the same widget Nuke docks) submits drafts to the real engine on the offline
 backend, follows them to published takes, lists their thumbnails, and meanwhile a 5 ms QTimer
@@ -124,7 +124,7 @@ def run(drafts: int, poll_ms: int, timeout: float) -> dict:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--drafts", type=int, default=2)
-    parser.add_argument("--poll-ms", type=int, default=1000, help="the panel's job poll (default 1000)")
+    parser.add_argument("--poll-ms", type=int, default=2000, help="the panel's job poll (default 2000, as in hosts)")
     parser.add_argument("--timeout", type=float, default=300.0)
     parser.add_argument("--out", help="also write the result as JSON here")
     args = parser.parse_args()

@@ -467,6 +467,15 @@ def test_promote_is_disabled_with_a_reason_when_the_engine_lacks_it(qtbot, stub,
     assert "no `genplate promote`" in panel.promote.toolTip()
 
 
+def test_a_hidden_panel_polls_at_the_idle_pace(qtbot, stub, tmp_path):
+    panel = make_panel(qtbot, RecordingHost(stub.root, tmp_path))
+    assert panel.monitor.fast_ms == 150
+    panel.hide()
+    assert panel.monitor.fast_ms == panel.monitor.idle_ms == 400
+    panel.show()
+    assert panel.monitor.fast_ms == 150
+
+
 def test_a_reopened_panel_picks_up_jobs_already_running(qtbot, stub, tmp_path):
     host = RecordingHost(stub.root, tmp_path)
     first = make_panel(qtbot, host)

@@ -262,7 +262,7 @@ class JobMonitor(QtCore.QObject):
     pollFailed = Signal(str)
 
     def __init__(self, client: EngineClient, parent: Optional[QtCore.QObject] = None, *,
-                 fast_ms: int = 1000, idle_ms: int = 10000) -> None:
+                 fast_ms: int = 2000, idle_ms: int = 10000) -> None:
         super().__init__(parent)
         self.client = client
         self.fast_ms, self.idle_ms = fast_ms, idle_ms

@@ -154,13 +154,14 @@ class GenplatePanel(QtWidgets.QWidget):
 
     def __init__(self, adapter: Optional[HostAdapter] = None,
                  client: Optional[EngineClient] = None, parent=None, *,
-                 poll_ms: int = 1000, idle_poll_ms: int = 10000) -> None:
+                 poll_ms: int = 2000, idle_poll_ms: int = 10000) -> None:
         super().__init__(parent)
         self.setObjectName("genplatePanel")
         self.setWindowTitle("genplate")
         self.adapter = adapter or HostAdapter()
         self.client = client or EngineClient(self)
         self.monitor = JobMonitor(self.client, self, fast_ms=poll_ms, idle_ms=idle_poll_ms)
+        self._poll_ms = poll_ms
         self._jobs: dict[str, dict] = {}
         self._job_items: dict[str, QtWidgets.QTreeWidgetItem] = {}
         self._takes: list[dict] = []
@@ -729,6 +730,16 @@ class GenplatePanel(QtWidgets.QWidget):
         self.status.setStyleSheet("color: #e06c5a;" if error else "")
         self.status.setText(message)
         emit(self.statusChanged, message)
+
+    def showEvent(self, event) -> None:  # noqa: N802 (Qt's name)
+        self.monitor.fast_ms = self._poll_ms
+        super().showEvent(event)
+
+    def hideEvent(self, event) -> None:  # noqa: N802 (Qt's name)
+        # A docked panel behind another tab still follows its jobs, at the idle pace: each poll
+        # is an engine process, and nobody is looking at the bars.
+        self.monitor.fast_ms = self.monitor.idle_ms
+        super().hideEvent(event)
 
     def closeEvent(self, event) -> None:  # noqa: N802 (Qt's name)
         # The jobs go on in their engine workers; only the polling stops.
