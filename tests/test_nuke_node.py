@@ -196,6 +196,18 @@ def test_takes_fill_the_selector_and_the_output_follows_it(fake, tmp_path):
     assert group["label"].value() == "harbour v001"
 
 
+def test_the_selector_offers_the_nodes_own_takes_once_it_has_some(fake, tmp_path):
+    nuke, N = fake()
+    group = N.create({})
+    mine, other = publish(tmp_path, name="harbour"), publish(tmp_path, name="pier")
+    N.apply_takes(group, [mine, other])
+    assert len(group["take"].values()) == 2  # nothing made here yet: the shot's takes
+    N._jobs_submitted(group, ["j1"], [], ["harbour"])
+    N.apply_takes(group, [mine, other])
+    assert group["take"].values() == ["harbour v001 (draft)"]
+    assert not group["take_names_json"].visible()
+
+
 def test_each_button_script_runs_its_handler_on_its_own_imports(fake, stub_engine):
     nuke, N = fake()
     group = N.create({})
@@ -225,6 +237,7 @@ def test_generate_in_the_gui_follows_the_job_in_a_worker_and_changes_nodes_on_ma
             nuke.run_main_queue(timeout=0.05)
     finally:
         N.POLL_SECONDS = monkey_poll
+    assert json.loads(group["take_names_json"].value()) == ["tidal"]
     assert group["take"].value() == "tidal v001 (draft)", (group["status"].value(),
                                                            group["last_error"].value())
     assert group["status"].value() == "done" and group["progress"].value() == 1.0

@@ -106,6 +106,7 @@ def _add_knobs(group, ctx: dict) -> None:
     add(_enum("take", "take", ["(none)"], "(none)", "which of the node's takes it outputs"))
     add(_hidden(nuke.Multiline_Eval_String_Knob("takes_json", "takes")))
     add(_hidden(nuke.String_Knob("jobs_json", "jobs")))
+    add(_hidden(nuke.String_Knob("take_names_json", "take names")))
     add(nuke.Text_Knob("status", "status", "idle"))
     progress = nuke.Double_Knob("progress", "progress")
     progress.setEnabled(False)
@@ -255,6 +256,19 @@ def _set_jobs(node, job_ids: list[str]) -> None:
     node["jobs_json"].setValue(json.dumps(sorted(set(job_ids))))
 
 
+def _names(node) -> list[str]:
+    """The take names this node's jobs publish to (its takes, among the shot's)."""
+    try:
+        data = json.loads(node["take_names_json"].value() or "[]")
+    except ValueError:
+        return []
+    return [str(n) for n in data if isinstance(n, str)]
+
+
+def _add_names(node, names: list[str]) -> None:
+    node["take_names_json"].setValue(json.dumps(sorted(set(_names(node)) | set(names))))
+
+
 def _takes(node) -> list[dict]:
     try:
         data = json.loads(node["takes_json"].value() or "[]")
@@ -269,7 +283,13 @@ def _label(take: dict) -> str:
 
 
 def apply_takes(node, takes: list[dict], *, select_dir: Optional[str] = None) -> None:
-    """Fill the take selector (newest first) and show the chosen take (main thread)."""
+    """Fill the take selector (newest first) and show the chosen take (main thread).
+
+    Only the node's own takes are offered once it has made any; before that, the shot's.
+    """
+    own = set(_names(node))
+    if own:
+        takes = [t for t in takes if t.get("name") in own]
     takes = sorted(takes, key=lambda t: (str(t.get("name")), -int(t.get("version") or 0)))
     node["takes_json"].setValue(json.dumps(takes))
     labels = [_label(t) for t in takes] or ["(none)"]
@@ -414,15 +434,16 @@ class _Follower:
     def start_submit(cls, name: str, requests: list[C.RequestFields],
                      where: tuple[str, str]) -> threading.Thread:
         def work() -> None:
-            job_ids, errors = [], []
+            job_ids, names, errors = [], [], []
             for fields in requests:
                 try:
                     job = C.run_json(C.submit_args(fields)).get("job") or {}
                     if job.get("id"):
                         job_ids.append(job["id"])
+                        names.append(str(job.get("name") or ""))
                 except C.CommandFailed as exc:
                     errors.append(str(exc))
-            _post(_on_node, name, _jobs_submitted, job_ids, errors)
+            _post(_on_node, name, _jobs_submitted, job_ids, errors, names)
             if job_ids:
                 cls._follow(name, job_ids, where)
         return cls._spawn(name, work)
@@ -464,7 +485,8 @@ class _Follower:
                 _post(_on_node, name, lambda n: set_status(n, "promote failed", error=message))
                 return
             if job.get("id"):
-                _post(_on_node, name, _jobs_submitted, [job["id"]], [])
+                _post(_on_node, name, _jobs_submitted, [job["id"]], [],
+                      [str(job.get("name") or "")])
                 cls._follow(name, [job["id"]], where)
         return cls._spawn(name, work)
 
@@ -503,8 +525,10 @@ class _Follower:
         _post(_on_node, name, _takes_listed, takes, select_dir)
 
 
-def _jobs_submitted(node, job_ids: list[str], errors: list[str]) -> None:
+def _jobs_submitted(node, job_ids: list[str], errors: list[str],
+                    names: Optional[list[str]] = None) -> None:
     _set_jobs(node, _jobs(node) + job_ids)
+    _add_names(node, [n for n in (names or []) if n])
     if errors:
         set_status(node, f"{len(job_ids)} sent, {len(errors)} refused", error=errors[0])
     else:
@@ -592,6 +616,7 @@ def generate(node=None, *, timeout: float = 3 * 3600.0, poll: float = POLL_SECON
             set_status(node, "not sent", error=str(exc))
             raise GenerateError(str(exc)) from exc
         job_ids.append(job["id"])
+        _add_names(node, [str(job.get("name") or "")] if job.get("name") else [])
     _set_jobs(node, job_ids)
     deadline = time.monotonic() + timeout
     finals: dict[str, dict] = {}
