@@ -1,12 +1,12 @@
 """Outputs a take may carry besides its working-space EXR frames, chosen per take.
 
-| output        | what                                                   | where (in the version folder) |
-|---------------|--------------------------------------------------------|-------------------------------|
-| aces-archive  | SMPTE ST 2065-4 master: ACES2065-1, half, RGB, scanline, uncompressed, AP0 chromaticities, adoptedNeutral, acesImageContainerFlag=1 | aces/<name>_v###.####.exr |
-| dpx10, dpx12  | ACEScct (the config's color_timing role), 10/12-bit     | dpx10/, dpx12/ ....dpx        |
-| tiff16        | ACEScct, 16-bit integer, zip                            | tiff16/ ....tif               |
-| review-sdr    | H.264 8-bit BT.709 through the SDR display and view     | review/<name>_v###_sdr.mp4    |
-| review-hdr    | HEVC 10-bit BT.2020 PQ through the PQ display, HDR view | review/<name>_v###_hdr.mp4    |
+- ``aces-archive``: the SMPTE ST 2065-4 master in ``aces/``: ACES2065-1, half, RGB, scanline,
+  uncompressed, AP0 chromaticities, adoptedNeutral, acesImageContainerFlag = 1 (OIIO's strict
+  ACES container policy refuses anything else).
+- ``dpx10``, ``dpx12`` (in ``dpx10/``, ``dpx12/``) and ``tiff16`` (``tiff16/``, zip): ACEScct, the
+  config's color_timing role.
+- ``review-sdr`` (H.264 8-bit BT.709) and ``review-hdr`` (HEVC 10-bit BT.2020 PQ) in
+  ``review/<name>_v###_{sdr,hdr}.mp4``, through the SDR and the PQ display and view.
 
 Integer outputs are in ACEScct because scene-linear values above 1.0 need a log encoding to
 survive in integers (ACEScct 1.0 is linear ~222, above display-match's 128). Review movies go
