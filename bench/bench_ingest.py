@@ -5,7 +5,7 @@
 Deliveries (synthesised here, photo-like: 1/f noise octaves, a soft sun far above 1.0, grain,
 a slow pan; encoded as a service would):
   sdr.mp4   H.264 8-bit 4:2:0 BT.709 limited, tagged, crf 18
-  pq.mp4    HEVC Main10 4:2:0 BT.2020 PQ limited, tagged, crf 20
+  pq.mp4    HEVC Main10 4:2:0 BT.2020 PQ limited, tagged, qp 14
   exr.zip   ACES2065-1 half DWAB:45 frames in a ZIP (Luma's EXR export)
 
 Cases (each ingest runs in its own fresh process, the way a job worker does; the clock covers
@@ -192,24 +192,26 @@ def png_sequence(video: Path, folder: Path, sixteen: bool) -> str:
     return str(folder / "f.#.png")
 
 
-def make_media(work: Path, seconds: int) -> dict:
+def make_media(work: Path, seconds: int, kinds=("sdr", "pq", "exr")) -> dict:
     count = 24 * seconds + 1
     sub = work / f"media{seconds}s"
     sub.mkdir(parents=True, exist_ok=True)
     media = {
         "sdr": sub / "sdr.mp4", "pq": sub / "pq.mp4", "exr": sub / "exr.zip",
     }
-    if not media["sdr"].exists():
+    if "sdr" in kinds and not media["sdr"].exists():
         encode(media["sdr"], count, sdr_planes, codec="libx264", pix_fmt="yuv420p",
                options={"crf": "18", "preset": "veryfast"},
                tags=dict(colorspace=1, color_primaries=1, color_trc=1, color_range=1))
-    if not media["pq"].exists():
+    if "pq" in kinds and not media["pq"].exists():
+        # x265's crf modes smooth the grain away (~0.5 KB a frame); a fixed qp keeps it, as a
+        # real HDR master's bitrate would (~20 KB a frame here)
         encode(media["pq"], count, pq_planes, codec="libx265", pix_fmt="yuv420p10le",
-               options={"crf": "20", "preset": "ultrafast", "x265-params": "log-level=none"},
+               options={"preset": "veryfast", "x265-params": "log-level=none:qp=14"},
                tags=dict(colorspace=9, color_primaries=9, color_trc=16, color_range=1))
-    if not media["exr"].exists():
+    if "exr" in kinds and not media["exr"].exists():
         exr_zip(media["exr"], count)
-    return {k: str(v) for k, v in media.items()}
+    return {k: str(v) for k, v in media.items() if k in kinds}
 
 
 # -- measuring ----------------------------------------------------------------------------------
@@ -345,6 +347,8 @@ def main() -> int:
     p.add_argument("--exact", action="store_true", help="also display-match without the table")
     p.add_argument("--no-oiiotool", action="store_true")
     p.add_argument("--repeat", type=int, default=2, help="runs per case; the fastest counts")
+    p.add_argument("--only", action="append", default=[], choices=("sdr", "pq", "exr"),
+                   help="only these deliveries (repeatable)")
     p.add_argument("--workdir")
     p.add_argument("--json", help="write the figures here too")
     # internal: the child processes
@@ -374,7 +378,7 @@ def main() -> int:
     print(f"PyOpenColorIO {ocio.__version__}, OpenImageIO {oiio.__version__}, av {av.__version__}")
     print(f"work dir: {work}")
     t0 = time.perf_counter()
-    media = make_media(work, args.seconds)
+    media = make_media(work, args.seconds, tuple(args.only) or ("sdr", "pq", "exr"))
     print(f"deliveries made in {time.perf_counter() - t0:.0f} s "
           f"({', '.join(f'{k} {Path(v).stat().st_size / 1e6:.1f} MB' for k, v in media.items())})")
     count = 24 * args.seconds + 1
@@ -386,6 +390,8 @@ def main() -> int:
         cases.append(("sdr display-match, no table", "sdr", "display-match", False))
     cases += [("pq display-match", "pq", "display-match", True),
               ("exr -> ACEScg", "exr", "display-match", True)]
+    if args.only:
+        cases = [c for c in cases if c[1] in args.only]
     pngs = {}
     for label, kind, mode, table in cases:
         out = work / "out" / label.replace(" ", "_").replace(">", "")
@@ -430,12 +436,14 @@ def main() -> int:
         shutil.rmtree(out, ignore_errors=True)
 
     if args.memory:
-        long_media = make_media(work, 2 * args.seconds)
+        long_media = make_media(work, 2 * args.seconds, tuple(media))
         print(f"peak memory, {args.seconds} s vs {2 * args.seconds} s:")
         results["memory"] = {}
         for label, kind, mode in (("sdr display-match", "sdr", "display-match"),
                                   ("pq display-match", "pq", "display-match"),
                                   ("exr -> ACEScg", "exr", "display-match")):
+            if kind not in media:
+                continue
             short = results["cases"][label]["rss_mb"]
             out = work / "out" / "long"
             r = ours(long_media[kind], out, mode)
