@@ -25,8 +25,11 @@ def cmd_install(args: argparse.Namespace) -> int:
         where = result["launcher"]
 
     def human() -> str:
-        lines = [f"genplate for {args.host}: {'installed' if result['changed'] else 'already in place'}"
-                 f" ({where})"]
+        if result.get("instructions"):  # nothing was installed: the artist sets the path
+            lines = [f"genplate for {args.host}: {result['instructions']}"]
+        else:
+            state = "installed" if result["changed"] else "already in place"
+            lines = [f"genplate for {args.host}: {state} ({where})"]
         lines += result.get("notes", [])
         return "\n".join(lines)
 

@@ -51,7 +51,7 @@ def resolve():
 def select_version(panel, version):
     for n in range(panel.takes_list.count()):
         item = panel.takes_list.item(n)
-        item.setSelected(item.data(256)["version"] == version)
+        item.setSelected(panel.take_at(item)["version"] == version)
 
 
 def close_quietly(window):
@@ -183,7 +183,7 @@ def test_a_draft_from_a_timeline_frame_on_the_offline_backend_lands_on_the_timel
     qtbot.waitUntil(lambda: item.text(1) in ("ready", "failed"), timeout=240000)
     assert item.text(1) == "ready", item.text(3)
     qtbot.waitUntil(lambda: panel.takes_list.count() == 1, timeout=20000)
-    take = panel.takes_list.item(0).data(256)
+    take = panel.take_at(panel.takes_list.item(0))
     assert take["shot"] == "sh010" and take["kind"] == "draft"
     panel.takes_list.item(0).setSelected(True)
     panel.insert_selected()

@@ -279,7 +279,9 @@ class ResolveAdapter(HostAdapter):
         if threading.current_thread() is threading.main_thread() or self._invoker is None:
             super().run_on_main_thread(fn, *args)
             return
-        self._invoker.call.emit((fn, args))
+        from genplate.panel.qt import emit
+
+        emit(self._invoker.call, (fn, args))  # PySide's emit leaks a bool reference (qt.py)
 
 
 def summarise(result: dict) -> dict:

@@ -143,11 +143,11 @@ class ResolveControls(QtWidgets.QGroupBox):
 
     def chosen_takes(self) -> list[dict]:
         """The selected takes, or every listed take when fewer than two are selected."""
-        lst = self.panel.takes_list
-        selected = [i.data(Qt.ItemDataRole.UserRole) for i in lst.selectedItems()]
+        lst, take_at = self.panel.takes_list, self.panel.take_at
+        selected = [take_at(i) for i in lst.selectedItems()]
         if len(selected) >= 2:
             return selected
-        return [lst.item(n).data(Qt.ItemDataRole.UserRole) for n in range(lst.count())]
+        return [take_at(lst.item(n)) for n in range(lst.count())]
 
     def timeline_from_takes(self, *, run_json: Optional[Callable[[list[str]], dict]] = None) -> None:
         takes = [t for t in self.chosen_takes() if t]
