@@ -21,7 +21,6 @@ from typing import Callable, Optional
 from . import __version__, ledger as L
 from .backends import FREE_BACKENDS, open_backend
 from .backends.base import COMPLETED, FAILED, Backend, BackendError, Generation
-from .fetch import FetchError
 from .progress import Cancelled, CancelToken, ProgressFn, no_progress
 from .request import ShotRequest
 
@@ -124,6 +123,10 @@ class JobRunner:
         KeyboardInterrupt (Ctrl-C) is not a cancel: the job keeps its state and stays
         resumable; only an explicit cancel (token or ledger request) ends it as cancelled.
         """
+        # Here, not at the top: the command's quick paths (`genplate jobs` every few seconds
+        # from a panel) must not pay for loading the HTTP stack.
+        from .fetch import FetchError
+
         ledger = self.ledger
         job = ledger.get(job_id)
         if job.terminal:
