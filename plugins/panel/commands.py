@@ -48,6 +48,7 @@ class RequestFields:
     project: str = ""
     seed: Optional[int] = None
     backend: str = ""               # empty = the engine decides (luma with a key, else offline)
+    strokes: str = ""               # the canvas's strokes file (`genplate annotate`), kept with the take
 
     def problems(self) -> list[str]:
         """What to change before anything is sent (the engine checks again; this is early)."""
@@ -112,8 +113,26 @@ def submit_args(fields: RequestFields) -> list[str]:
         args += ["--end-frame", fields.end_frame]
     for index, path in sorted(fields.keyframes.items(), key=lambda kv: int(kv[0])):
         args += ["--keyframe", f"{int(index)}={path}"]
+    if fields.strokes:
+        args += ["--strokes", fields.strokes]
     # `--` so that a prompt beginning with "-" is never read as an option.
     return args + ["--", fields.prompt]
+
+
+def drafts_args(fields: RequestFields, count: int) -> list[str]:
+    """`genplate drafts ... -n N --detach`: one batch of draft takes, judged and ranked by a
+    detached engine process (the same request options as a submit, the prompt last)."""
+    args = submit_args(fields)
+    options, prompt = args[2:-2], args[-1]
+    return ["drafts", "--json", "-n", str(int(count)), "--detach"] + options + ["--", prompt]
+
+
+def annotate_args(frame: str, strokes_file: str, prompt: str, out_dir: str, *,
+                  duration: str = "5s") -> list[str]:
+    """`genplate annotate`: the canvas's strokes -> proposed keyframes and prompt directions."""
+    # `--prompt=` joined: a prompt beginning with "-" stays the option's value.
+    return ["annotate", frame, "--strokes", strokes_file, f"--prompt={prompt}", "--out", out_dir,
+            "--duration", duration, "--json"]
 
 
 def jobs_args(*, active: bool = False, shot: str = "", limit: int = 50) -> list[str]:
@@ -191,6 +210,6 @@ def run_json(args: list[str], *, timeout: float = 120.0) -> dict:
     return parse_answer(done.stdout, done.stderr, done.returncode)
 
 
-__all__ = ["RequestFields", "CommandFailed", "submit_args", "jobs_args", "job_args",
+__all__ = ["RequestFields", "CommandFailed", "submit_args", "drafts_args", "annotate_args", "jobs_args", "job_args",
            "cancel_args", "takes_args", "show_args", "promote_args", "parse_answer", "run_json",
            "QUALITIES", "RESOLUTIONS", "MASTER_RESOLUTIONS", "DURATIONS", "ASPECT_RATIOS"]

@@ -212,6 +212,15 @@ class EngineClient(QtCore.QObject):
     def submit(self, fields: C.RequestFields, on_answer: Answer, on_failure: Failure) -> None:
         self.call(C.submit_args(fields), on_answer, on_failure, timeout=120.0)
 
+    def drafts(self, fields: C.RequestFields, count: int, on_answer: Answer,
+               on_failure: Failure) -> None:
+        self.call(C.drafts_args(fields, count), on_answer, on_failure, timeout=120.0)
+
+    def annotate(self, frame: str, strokes_file: str, prompt: str, out_dir: str,
+                 on_answer: Answer, on_failure: Failure, *, duration: str = "5s") -> None:
+        self.call(C.annotate_args(frame, strokes_file, prompt, out_dir, duration=duration),
+                  on_answer, on_failure, timeout=120.0)
+
     def jobs(self, on_answer: Answer, on_failure: Failure, *, active: bool = False,
              shot: str = "", limit: int = 50) -> Optional[_Call]:
         return self.call(C.jobs_args(active=active, shot=shot, limit=limit), on_answer, on_failure)
