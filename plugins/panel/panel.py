@@ -9,16 +9,18 @@ from __future__ import annotations
 
 import json
 import os
-import queue
-import threading
+import tempfile
 from typing import Optional
 
 from . import commands as C
 from .engine import EngineClient, JobMonitor
 from .host import HostAdapter
 from .qt import QtCore, QtGui, QtWidgets, Qt, Signal, emit
+from .thumbnails import ThumbnailLoader
 
 THUMB_W, THUMB_H = 176, 99
+SHEET_W, SHEET_H = 560, 260
+MAX_DRAFTS = 16
 TERMINAL_STATES = ("ready", "failed", "cancelled")
 
 # How far along a job is, over its whole life: each state's share of the bar. The engine
@@ -47,11 +49,35 @@ def overall_progress(job: dict) -> float:
     return start
 
 
-def take_label(take: dict) -> str:
+def take_label(take: dict, rank: Optional[int] = None) -> str:
     tag = "latest" if take.get("latest") else ""
     kind = take.get("kind") or ""
     extra = ", ".join(x for x in (kind, tag) if x)
-    return f"{take.get('name')} v{int(take.get('version') or 0):03d}" + (f"\n{extra}" if extra else "")
+    label = f"{take.get('name')} v{int(take.get('version') or 0):03d}" + (f"\n{extra}" if extra else "")
+    verdict = verdict_text(take.get("scores"))
+    if verdict or rank:
+        label += "\n" + " ".join(x for x in (f"#{rank}" if rank else "", verdict) if x)
+    return label
+
+
+def verdict_text(scores) -> str:
+    """The judge's verdict in a few words: "ok 87.5" or "broken 41.0" ("" if not judged)."""
+    if not isinstance(scores, dict) or not scores.get("verdict"):
+        return ""
+    score = scores.get("score")
+    number = f" {float(score):.1f}" if isinstance(score, (int, float)) else ""
+    return f"{scores['verdict']}{number}"
+
+
+def take_tooltip(take: dict) -> str:
+    tip = (f"{take.get('prompt', '')}\n{take.get('pattern')}\n"
+           f"{take.get('first')}-{take.get('last')}  {take.get('colorspace')}")
+    scores = take.get("scores")
+    if isinstance(scores, dict) and scores.get("verdict"):
+        tip += f"\njudged {verdict_text(scores)}"
+        for line in list(scores.get("reasons") or []) + list(scores.get("warnings") or []):
+            tip += f"\n  - {line}"
+    return tip
 
 
 class _FramePicker(QtWidgets.QWidget):
@@ -88,65 +114,6 @@ class _FramePicker(QtWidgets.QWidget):
             self.path.setText(path)
 
 
-class ThumbnailLoader(QtCore.QObject):
-    """Decodes and scales thumbnails in a worker thread (QImage is safe off the GUI thread).
-
-    A shot with many takes would otherwise spend milliseconds per PNG on the GUI thread each
-    time the list is built. ``loaded(path)`` arrives on the GUI thread; ``take(key)`` then
-    hands over the image (a QPixmap is made from it there, as Qt requires).
-    """
-
-    loaded = Signal(str)
-
-    def __init__(self, width: int, height: int, parent=None) -> None:
-        super().__init__(parent)
-        self.size = (width, height)
-        self._lock = threading.Lock()
-        self._done: dict[tuple[str, float], QtGui.QImage] = {}
-        self._queue: "queue.Queue[tuple[str, float]]" = queue.Queue()
-        self._asked: set[tuple[str, float]] = set()
-        self._thread: Optional[threading.Thread] = None
-
-    def request(self, key: tuple[str, float]) -> None:
-        with self._lock:
-            if key in self._asked:
-                return
-            self._asked.add(key)
-            # Queued under the lock: the worker decides to exit under it too, so a request
-            # never lands in a queue nobody reads.
-            self._queue.put(key)
-            if self._thread is None or not self._thread.is_alive():
-                self._thread = threading.Thread(target=self._work, name="genplate-thumbnails",
-                                                daemon=True)
-                self._thread.start()
-
-    def take(self, key: tuple[str, float]) -> Optional[QtGui.QImage]:
-        with self._lock:
-            return self._done.pop(key, None)
-
-    def _work(self) -> None:
-        while True:
-            try:
-                key = self._queue.get(timeout=2.0)
-            except queue.Empty:
-                with self._lock:
-                    if self._queue.empty():
-                        self._thread = None
-                        return
-                continue
-            image = QtGui.QImage(key[0])
-            if not image.isNull():
-                image = image.scaled(self.size[0], self.size[1],
-                                     Qt.AspectRatioMode.KeepAspectRatio,
-                                     Qt.TransformationMode.SmoothTransformation)
-            with self._lock:
-                self._done[key] = image
-            try:
-                emit(self.loaded, key[0])
-            except RuntimeError:  # the panel went away meanwhile
-                return
-
-
 class GenplatePanel(QtWidgets.QWidget):
     """The dockable panel. ``adapter`` is the host; ``client`` defaults to the engine command."""
 
@@ -171,6 +138,16 @@ class GenplatePanel(QtWidgets.QWidget):
         self._thumb_loader.loaded.connect(self._on_thumbnail_loaded)
         self._can_promote = False
         self._provenance_windows: list[QtWidgets.QWidget] = []
+        self._annotation = None            # the canvas window, made on first use
+        self._strokes_file = ""            # the canvas's strokes behind the keyframes in use
+        self._batches: dict[str, dict] = {}  # draft batches still being run, by batch id
+        self._ranks: dict[str, int] = {}   # take folder -> its rank in its finished batch
+        self.last_batch: Optional[dict] = None
+        self._sheet_loader = ThumbnailLoader(SHEET_W, SHEET_H, self)
+        self._sheet_loader.loaded.connect(self._on_sheet_loaded)
+        self._batch_timer = QtCore.QTimer(self)
+        self._batch_timer.setInterval(max(100, poll_ms))
+        self._batch_timer.timeout.connect(self._check_batches)
 
         self._takes_timer = QtCore.QTimer(self)
         self._takes_timer.setSingleShot(True)
@@ -264,10 +241,32 @@ class GenplatePanel(QtWidgets.QWidget):
         self.keyframe_index.setValue(48)
         self.grab_keyframe.clicked.connect(
             lambda: self._grab(f"keyframe:{self.keyframe_index.value()}"))
+        self.draw_motion = QtWidgets.QPushButton("Draw motion…")
+        self.draw_motion.setObjectName("drawMotion")
+        self.draw_motion.setToolTip("draw arrows, paths and pins on a frame: they become "
+                                    "keyframes and directions in the prompt")
+        self.draw_motion.clicked.connect(self.open_annotation)
         row.addWidget(self.keyframes, 1)
         row.addWidget(self.grab_keyframe)
         row.addWidget(self.keyframe_index)
+        row.addWidget(self.draw_motion)
         form.addRow("Keyframes", row)
+
+        row = QtWidgets.QHBoxLayout()
+        self.strokes_note = QtWidgets.QLabel("")
+        self.strokes_note.setObjectName("strokesNote")
+        self.forget_strokes = QtWidgets.QToolButton()
+        self.forget_strokes.setText("✕")
+        self.forget_strokes.setToolTip("do not send the drawn strokes with the request")
+        self.forget_strokes.clicked.connect(lambda: self._set_strokes(""))
+        row.addWidget(self.strokes_note)
+        row.addWidget(self.forget_strokes)
+        row.addStretch(1)
+        self.strokes_row = QtWidgets.QWidget()
+        self.strokes_row.setLayout(row)
+        row.setContentsMargins(0, 0, 0, 0)
+        self.strokes_row.setVisible(False)
+        form.addRow("", self.strokes_row)
 
         row = QtWidgets.QHBoxLayout()
         self.shot = QtWidgets.QLineEdit()
@@ -297,7 +296,15 @@ class GenplatePanel(QtWidgets.QWidget):
         self.generate.clicked.connect(self.submit)
         self.request_note = QtWidgets.QLabel("")
         self.request_note.setObjectName("requestNote")
+        self.draft_count = QtWidgets.QSpinBox()
+        self.draft_count.setObjectName("draftCount")
+        self.draft_count.setRange(1, MAX_DRAFTS)
+        self.draft_count.setValue(1)
+        self.draft_count.setPrefix("drafts: ")
+        self.draft_count.setToolTip("more than one: a batch of drafts, run together, judged and "
+                                    "ranked on a contact sheet")
         row.addWidget(self.generate)
+        row.addWidget(self.draft_count)
         row.addWidget(self.request_note, 1)
         form.addRow("", row)
 
@@ -351,6 +358,30 @@ class GenplatePanel(QtWidgets.QWidget):
         self.takes_list.itemSelectionChanged.connect(self._sync_buttons)
         self.takes_list.itemDoubleClicked.connect(lambda _i: self.insert_selected())
         layout.addWidget(self.takes_list, 1)
+        self.sheet_box = QtWidgets.QWidget()
+        sheet_layout = QtWidgets.QVBoxLayout(self.sheet_box)
+        sheet_layout.setContentsMargins(0, 0, 0, 0)
+        row = QtWidgets.QHBoxLayout()
+        self.sheet_note = QtWidgets.QLabel("")
+        self.sheet_note.setObjectName("sheetNote")
+        self.sheet_note.setWordWrap(True)
+        self.open_sheet = QtWidgets.QPushButton("Contact sheet")
+        self.open_sheet.setToolTip("the batch's contact sheet at full size")
+        self.open_sheet.clicked.connect(self.show_contact_sheet)
+        hide = QtWidgets.QToolButton()
+        hide.setText("✕")
+        hide.setToolTip("hide the contact sheet")
+        hide.clicked.connect(lambda: self.sheet_box.setVisible(False))
+        row.addWidget(self.sheet_note, 1)
+        row.addWidget(self.open_sheet)
+        row.addWidget(hide)
+        sheet_layout.addLayout(row)
+        self.sheet_view = QtWidgets.QLabel()
+        self.sheet_view.setObjectName("contactSheet")
+        self.sheet_view.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        sheet_layout.addWidget(self.sheet_view)
+        self.sheet_box.setVisible(False)
+        layout.addWidget(self.sheet_box)
         row = QtWidgets.QHBoxLayout()
         self.insert = QtWidgets.QPushButton("Insert")
         self.insert.setObjectName("insert")
@@ -413,10 +444,12 @@ class GenplatePanel(QtWidgets.QWidget):
             start_frame=self.start_frame.path.text().strip(),
             end_frame=self.end_frame.path.text().strip(), keyframes=keyframes,
             shot=self.shot.text().strip(), root=self.root.text().strip(),
-            first_frame=self.first_frame.value(), project=self._project)
+            first_frame=self.first_frame.value(), project=self._project,
+            strokes=self._strokes_file)
 
     def _sync_quality(self) -> None:
         quality = self.quality.currentData()
+        self.draft_count.setEnabled(quality == "draft")
         if quality == "draft":
             self.resolution.setEnabled(False)
             self.hdr.setEnabled(False)
@@ -474,6 +507,11 @@ class GenplatePanel(QtWidgets.QWidget):
             self._say("; ".join(problems), error=True)
             return
         self.generate.setEnabled(False)
+        count = self.draft_count.value() if fields.quality == "draft" else 1
+        if count > 1:
+            self._say(f"sending: a batch of {count} drafts of {fields.shot} …")
+            self.client.drafts(fields, count, self._on_drafts_submitted, self._on_submit_failed)
+            return
         self._say(f"sending: {fields.quality} {fields.shot} …")
         self.client.submit(fields, self._on_submitted, self._on_submit_failed)
 
@@ -490,6 +528,157 @@ class GenplatePanel(QtWidgets.QWidget):
     def _on_submit_failed(self, message: str) -> None:
         self.generate.setEnabled(True)
         self._say(f"not sent: {message}", error=True)
+
+    # -- draft batches -------------------------------------------------------------------
+
+    def _on_drafts_submitted(self, payload: dict) -> None:
+        self.generate.setEnabled(True)
+        jobs = [j for j in payload.get("jobs") or [] if isinstance(j, dict) and j.get("id")]
+        batch_id = str(payload.get("batch") or "")
+        if not jobs or not batch_id:
+            self._say("the engine accepted no drafts (no batch in its answer)", error=True)
+            return
+        for job in jobs:
+            self._update_job(job)
+            self.monitor.watch(job)
+        # The batch is done when its JSON lands beside the contact sheet (written last, whole):
+        # the detached batch process judges, retries and ranks after the jobs themselves end.
+        self._batches[batch_id] = {"batch": batch_id, "jobs": [j["id"] for j in jobs],
+                                   "contact_sheet": str(payload.get("contact_sheet") or ""),
+                                   "batch_json": str(payload.get("batch_json") or ""),
+                                   "log": str(payload.get("log") or "")}
+        self._batch_timer.start()
+        cost = payload.get("estimate_usd")
+        self._say(f"batch {batch_id}: {len(jobs)} drafts queued"
+                  + (f", est. ${float(cost):.2f}" if isinstance(cost, (int, float)) else "")
+                  + "; they are judged and ranked when all are done")
+
+    def _check_batches(self) -> None:
+        for batch_id, batch in list(self._batches.items()):
+            path = batch["batch_json"]
+            if not path or not os.path.isfile(path):
+                continue
+            try:
+                with open(path, encoding="utf-8") as fh:
+                    result = json.load(fh)
+            except (OSError, ValueError):
+                continue  # not readable yet: next tick
+            del self._batches[batch_id]
+            self._on_batch_done(batch, result)
+        if not self._batches:
+            self._batch_timer.stop()
+
+    def _on_batch_done(self, batch: dict, result: dict) -> None:
+        drafts = [d for d in result.get("drafts") or [] if isinstance(d, dict)]
+        for draft in drafts:
+            if draft.get("take_dir") and draft.get("rank"):
+                self._ranks[str(draft["take_dir"])] = int(draft["rank"])
+        ok = sum(1 for d in drafts if d.get("verdict") == "ok")
+        sheet = str(result.get("contact_sheet") or batch["contact_sheet"])
+        self.last_batch = dict(result, contact_sheet=sheet)
+        best = next((d for d in drafts if d.get("rank") == 1), None)
+        note = (f"batch {batch['batch']}: {len(drafts)} drafts ranked, {ok} ok"
+                + (f"; best {best.get('name')} v{int(best.get('version') or 0):03d}"
+                   f" ({verdict_text(best)})" if best and best.get("version") else ""))
+        self.sheet_note.setText(note)
+        self.sheet_note.setToolTip(sheet)
+        self.sheet_box.setVisible(True)
+        try:
+            self._sheet_loader.request((sheet, os.path.getmtime(sheet)))
+        except OSError:
+            self.sheet_view.setText(f"(no contact sheet at {sheet})")
+        self._say(note)
+        self.refresh_takes()
+
+    def _on_sheet_loaded(self, path: str) -> None:
+        try:
+            image = self._sheet_loader.take((path, os.path.getmtime(path)))
+        except OSError:
+            return
+        if image is not None and not image.isNull():
+            self.sheet_view.setPixmap(QtGui.QPixmap.fromImage(image))
+            self.sheet_view.setToolTip(path)
+
+    def show_contact_sheet(self) -> None:
+        if not self.last_batch:
+            return
+        path = self.last_batch["contact_sheet"]
+        window = QtWidgets.QScrollArea()
+        window.setObjectName("genplateContactSheet")
+        window.setWindowTitle(f"contact sheet: batch {self.last_batch.get('batch')}")
+        label = QtWidgets.QLabel()
+        label.setPixmap(QtGui.QPixmap(path))
+        window.setWidget(label)
+        window.resize(1000, 700)
+        window.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        window.show()
+        self._provenance_windows = [w for w in self._provenance_windows if w.isVisible()]
+        self._provenance_windows.append(window)
+
+    # -- drawing motion ------------------------------------------------------------------
+
+    def open_annotation(self) -> None:
+        """The canvas window (non-modal: a modal dialog inside a host's loop freezes it)."""
+        if self._annotation is None:
+            from .canvas import AnnotationWindow
+
+            grab = self._grab_for_canvas if self.adapter.can_grab_frames() else None
+            self._annotation = AnnotationWindow(self.client, self._annotation_context, grab=grab,
+                                                take_frame=self._selected_thumbnail)
+            self._annotation.used.connect(self._use_annotation)
+            self._annotation.resize(820, 760)
+        window = self._annotation
+        if not window.canvas.frame_path:
+            for path in (self.start_frame.path.text().strip(), self._selected_thumbnail()):
+                if path and os.path.isfile(path) and window.set_frame(path):
+                    break
+        window.show()
+        window.raise_()
+        window.activateWindow()
+
+    def _annotation_context(self) -> dict:
+        root, shot = self.root.text().strip(), self.shot.text().strip()
+        if root and os.path.isabs(os.path.expanduser(root)) and shot:
+            # Beside the shot's takes: a queued job reads these keyframes later, and the take
+            # that comes of them names them in its provenance.
+            out = os.path.join(os.path.expanduser(root), shot, "annotations")
+        else:
+            out = os.path.join(tempfile.gettempdir(), "genplate-annotations")
+        return {"prompt": self.prompt.toPlainText().strip(),
+                "duration": self.duration.currentData(), "out_dir": out}
+
+    def _grab_for_canvas(self) -> str:
+        paths = self.adapter.grab_frames(["start"])
+        return paths[0] if paths else ""
+
+    def _selected_thumbnail(self) -> str:
+        take = self.selected_take()
+        return str(take.get("thumbnail") or "") if take else ""
+
+    def _use_annotation(self, text: str) -> None:
+        used = json.loads(text)
+        self.prompt.setPlainText(used.get("prompt") or "")
+        self.keyframes.setText(", ".join(used.get("keyframe_args") or []))
+        dropped = []
+        # The annotated frame is keyframe 0 now; the engine refuses keyframes with start/end
+        # frames or a loop, so those give way (said, not silently).
+        for name, picker in (("start frame", self.start_frame), ("end frame", self.end_frame)):
+            if picker.path.text().strip():
+                picker.path.clear()
+                dropped.append(name)
+        if self.loop.isChecked():
+            self.loop.setChecked(False)
+            dropped.append("loop")
+        self._set_strokes(str(used.get("strokes_file") or ""), int(used.get("strokes") or 0))
+        self._say("the drawn motion is in the request" +
+                  (f" (cleared: {', '.join(dropped)}: keyframes replace them)" if dropped else ""))
+
+    def _set_strokes(self, path: str, count: int = 0) -> None:
+        self._strokes_file = path
+        self.strokes_row.setVisible(bool(path))
+        self.strokes_note.setText(f"motion drawn: {count} stroke(s) sent with the request"
+                                  if path else "")
+        self.strokes_note.setToolTip(path)
 
     # -- jobs ----------------------------------------------------------------------------
 
@@ -592,11 +781,12 @@ class GenplatePanel(QtWidgets.QWidget):
         self.takes_list.clear()
         # Newest first: the take the artist just made is the one they look for.
         for take in sorted(takes, key=lambda t: (t.get("name") or "", -int(t.get("version") or 0))):
-            item = QtWidgets.QListWidgetItem(self._thumbnail(take), take_label(take))
+            rank = self._ranks.get(str(take.get("dir") or ""))
+            item = QtWidgets.QListWidgetItem(self._thumbnail(take), take_label(take, rank))
             # The item keeps the take's folder; the summary lives in self._takes (one truth).
             item.setData(Qt.ItemDataRole.UserRole, str(take.get("dir") or ""))
-            item.setToolTip(f"{take.get('prompt', '')}\n{take.get('pattern')}\n"
-                            f"{take.get('first')}-{take.get('last')}  {take.get('colorspace')}")
+            item.setToolTip(take_tooltip(take) + (f"\nrank {rank} in its draft batch"
+                                                  if rank else ""))
             item.setTextAlignment(Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignTop)
             self.takes_list.addItem(item)
             if keep and take.get("dir") == keep:
@@ -744,6 +934,9 @@ class GenplatePanel(QtWidgets.QWidget):
     def closeEvent(self, event) -> None:  # noqa: N802 (Qt's name)
         # The jobs go on in their engine workers; only the polling stops.
         self.monitor.stop()
+        self._batch_timer.stop()
+        if self._annotation is not None:
+            self._annotation.close()
         super().closeEvent(event)
 
 
@@ -758,4 +951,5 @@ def show_standalone(adapter: Optional[HostAdapter] = None) -> GenplatePanel:
     return panel
 
 
-__all__ = ["GenplatePanel", "overall_progress", "take_label", "show_standalone"]
+__all__ = ["GenplatePanel", "overall_progress", "take_label", "take_tooltip", "verdict_text",
+           "show_standalone", "ThumbnailLoader"]
