@@ -19,7 +19,7 @@ from .qt import QtCore, QtGui, QtWidgets, Qt, Signal, emit
 from .thumbnails import ThumbnailLoader
 
 THUMB_W, THUMB_H = 176, 99
-SHEET_W, SHEET_H = 560, 260
+SHEET_W, SHEET_H = 520, 150  # the sheet's preview; full size in its own window
 MAX_DRAFTS = 16
 TERMINAL_STATES = ("ready", "failed", "cancelled")
 
@@ -357,6 +357,8 @@ class GenplatePanel(QtWidgets.QWidget):
         self.takes_list.setSpacing(4)
         self.takes_list.itemSelectionChanged.connect(self._sync_buttons)
         self.takes_list.itemDoubleClicked.connect(lambda _i: self.insert_selected())
+        # At least one row of takes with their labels (name, kind, verdict), sheet or not.
+        self.takes_list.setMinimumHeight(THUMB_H + 72)
         layout.addWidget(self.takes_list, 1)
         self.sheet_box = QtWidgets.QWidget()
         sheet_layout = QtWidgets.QVBoxLayout(self.sheet_box)
