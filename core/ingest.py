@@ -5,11 +5,13 @@ loose or zipped, over a video when both came), works out its source kind from wh
 say about themselves (stream colour tags, EXR chromaticities; never file names), builds one
 OCIO processor for the clip (color.md §5) and streams frames through it:
 
-    decode thread --(bounded queue, 2 x workers frames)--> N worker threads: OCIO apply -> EXR write
+    decode thread --(bounded queue, 2 x workers frames)--> N worker threads: OCIO -> EXR write
 
-OCIO's ``apply`` and OIIO's ``write_image`` both release the GIL, so the workers overlap on
-every core, and the bounded queue keeps memory flat whatever the clip's length. The caller
-(core/jobs.py, core/cli_colour.py) publishes the staging folder afterwards.
+OCIO's ``apply``, numpy's gathers and OIIO's ``write_image`` all release the GIL, so the workers
+overlap on every core, and the bounded queue keeps memory flat whatever the clip's length.
+Video goes through the exact processor memoised per Y'CbCr triple (genplate.ocio.memo: same
+results, a fraction of the ACES 2.0 inverse's cost). The caller (core/jobs.py,
+core/cli_colour.py) publishes the staging folder afterwards.
 """
 from __future__ import annotations
 
