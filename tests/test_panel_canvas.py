@@ -23,7 +23,8 @@ from genplate.panel.canvas import DEFAULT_PIN_RADIUS, AnnotationCanvas, Annotati
 from genplate.panel.engine import EngineClient  # noqa: E402
 from genplate.panel.panel import GenplatePanel  # noqa: E402
 from genplate.panel.qt import QtCore, QtGui, Qt  # noqa: E402
-from test_panel import STUB, RecordingHost  # noqa: E402
+from genplate.panel.diagnostics import StallMeter  # noqa: E402
+from test_panel import STUB, RecordingHost, assert_responsive  # noqa: E402
 
 LEFT = Qt.MouseButton.LeftButton
 # A 320x180 frame on a 656x376 canvas: drawn at (8, 8) in 640x360 (an 8 px margin), so a pixel
@@ -49,6 +50,34 @@ def make_frame(path: Path) -> str:
     painter.setBrush(QtGui.QColor(230, 60, 50))
     painter.setPen(Qt.PenStyle.NoPen)
     painter.drawEllipse(QtCore.QPoint(80, 80), 16, 16)                # the red kite
+    painter.end()
+    assert image.save(str(path))
+    return str(path)
+
+
+def make_beach(path: Path) -> str:
+    """A prettier 640x360 frame for the screenshot: sky, sea, sand, the sun and a red kite."""
+    w, h = 640, 360
+    image = QtGui.QImage(w, h, QtGui.QImage.Format.Format_RGB888)
+    painter = QtGui.QPainter(image)
+    painter.setRenderHint(QtGui.QPainter.RenderHint.Antialiasing)
+    sky = QtGui.QLinearGradient(0, 0, 0, 0.62 * h)
+    sky.setColorAt(0.0, QtGui.QColor(34, 58, 104))
+    sky.setColorAt(1.0, QtGui.QColor(236, 170, 120))
+    painter.fillRect(0, 0, w, int(0.62 * h), sky)
+    painter.fillRect(0, int(0.62 * h), w, int(0.14 * h), QtGui.QColor(46, 92, 120))
+    painter.fillRect(0, int(0.76 * h), w, h, QtGui.QColor(206, 180, 136))
+    painter.setPen(Qt.PenStyle.NoPen)
+    painter.setBrush(QtGui.QColor(255, 226, 170))
+    painter.drawEllipse(QtCore.QPointF(0.78 * w, 0.5 * h), 26, 26)
+    kite = QtGui.QPolygonF([QtCore.QPointF(0.25 * w, 0.444 * h - 26),
+                            QtCore.QPointF(0.25 * w + 18, 0.444 * h),
+                            QtCore.QPointF(0.25 * w, 0.444 * h + 30),
+                            QtCore.QPointF(0.25 * w - 18, 0.444 * h)])
+    painter.setBrush(QtGui.QColor(214, 40, 40))
+    painter.drawPolygon(kite)
+    painter.setPen(QtGui.QPen(QtGui.QColor(40, 30, 30), 1.2))
+    painter.drawLine(QtCore.QPointF(0.25 * w, 0.444 * h + 30), QtCore.QPointF(0.12 * w, 0.9 * h))
     painter.end()
     assert image.save(str(path))
     return str(path)
@@ -114,6 +143,8 @@ def test_a_tap_is_not_an_arrow_and_a_drag_off_the_frame_is_clamped(qtbot, canvas
 def test_erase_removes_the_stroke_under_the_cursor_and_undo_brings_it_back(qtbot, canvas):
     drawn = draw_scene(qtbot, canvas)
     canvas.set_tool("erase")
+    qtbot.mouseMove(canvas, P(250, 170))  # hovering marks what a click would take
+    assert canvas.stroke_at(QtCore.QPointF(250, 170)) == 0 and canvas._hover == 0
     drag(qtbot, canvas, [(250, 170)])  # on the arrow's line, away from the pin at its tail
     assert canvas.strokes() == drawn[1:]
     drag(qtbot, canvas, [(40, 40)])    # nothing there: nothing erased
@@ -199,6 +230,8 @@ def test_propose_with_the_real_engine_fills_the_panels_prompt_and_keyframes(qtbo
     drag(qtbot, c, [kite, (r.left() + 0.8 * r.width(), kite[1] - 0.1 * r.height())])
     drawn = c.strokes()
 
+    meter = StallMeter(5)
+    meter.start()
     qtbot.mouseClick(window.propose_button, LEFT)
     assert not window.propose_button.isEnabled()  # one proposal at a time, GUI still live
     qtbot.waitUntil(lambda: window.proposal is not None or "annotate:" in window.note.text(),
@@ -219,6 +252,8 @@ def test_propose_with_the_real_engine_fills_the_panels_prompt_and_keyframes(qtbo
     qtbot.waitUntil(lambda: not window.keyframes.item(2).icon().isNull()
                     and window.keyframes.item(2).icon().pixmap(16, 9).toImage().pixelColor(8, 4)
                     != QtGui.QColor("#3a3a3a"), timeout=10000)
+    meter.stop()
+    assert_responsive(meter, window)  # the engine ran and thumbnails decoded off the GUI thread
 
     window.prompt.setPlainText(text + " Golden light.")
     qtbot.mouseClick(window.use_button, LEFT)
@@ -335,7 +370,7 @@ def test_screenshot_of_the_canvas_with_strokes_and_a_proposal(qtbot, tmp_path, r
     window.resize(820, 700)
     window.show()
     qtbot.waitExposed(window)
-    window.set_frame(make_frame(tmp_path / "beach.png"))
+    window.set_frame(make_beach(tmp_path / "beach.png"))
     c = window.canvas
     r = c.frame_rect()
 
@@ -353,8 +388,8 @@ def test_screenshot_of_the_canvas_with_strokes_and_a_proposal(qtbot, tmp_path, r
     c.set_tool("erase")
     drag(qtbot, c, [wave[4]])  # the wave was a mistake: erased, as an artist would
     c.set_tool("pin")
-    window.pin_label.setText("")
-    drag(qtbot, c, [at(0.8, 0.75)])
+    window.pin_label.setText("the sun")
+    drag(qtbot, c, [at(0.78, 0.5)])
     c.set_tool("arrow")
     window.tool_buttons["arrow"].setChecked(True)
     qtbot.mouseClick(window.propose_button, LEFT)

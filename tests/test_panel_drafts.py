@@ -23,7 +23,8 @@ pytest.importorskip("pytestqt")
 from genplate.panel import commands as C  # noqa: E402
 from genplate.panel.panel import GenplatePanel, take_label, take_tooltip  # noqa: E402
 from genplate.panel.qt import QtGui, Qt  # noqa: E402
-from test_panel import STUB, RecordingHost  # noqa: E402
+from genplate.panel.diagnostics import StallMeter  # noqa: E402
+from test_panel import STUB, RecordingHost, assert_responsive  # noqa: E402
 
 LEFT = Qt.MouseButton.LeftButton
 
@@ -151,6 +152,8 @@ def test_a_drafts_count_sends_one_batch_and_shows_its_sheet_and_verdicts(qtbot, 
     assert not panel.sheet_box.isVisibleTo(panel)  # the jobs are done, the batch is not yet
     takes = sorted((stub.root / "sh020").glob("gulls_d0*/v001"))
     assert len(takes) == 3
+    meter = StallMeter(5)
+    meter.start()
     finish_batch(panel._sent_drafts[0], takes)
 
     qtbot.waitUntil(lambda: panel.sheet_box.isVisibleTo(panel), timeout=30000)
@@ -160,6 +163,8 @@ def test_a_drafts_count_sends_one_batch_and_shows_its_sheet_and_verdicts(qtbot, 
     assert image.pixelColor(image.width() // 2, image.height() // 2).getRgb()[:3] == (20, 140, 90)
     assert "3 drafts ranked, 2 ok" in panel.sheet_note.text()
     assert "best gulls_d01 v001 (ok 91.0)" in panel.sheet_note.text()
+    meter.stop()
+    assert_responsive(meter, panel)  # the sheet was decoded and scaled off the GUI thread
 
     def labels():
         return {panel.takes_list.item(i).text().split()[0]: (panel.takes_list.item(i).text(),

@@ -132,6 +132,7 @@ class GenplatePanel(QtWidgets.QWidget):
         self._jobs: dict[str, dict] = {}
         self._job_items: dict[str, QtWidgets.QTreeWidgetItem] = {}
         self._takes: list[dict] = []
+        self._takes_asked = self._takes_shown = 0  # refreshes asked for / the newest shown
         self._thumbs: dict[tuple[str, float], QtGui.QIcon] = {}
         self._blank: Optional[QtGui.QIcon] = None
         self._thumb_loader = ThumbnailLoader(THUMB_W, THUMB_H, self)
@@ -772,10 +773,19 @@ class GenplatePanel(QtWidgets.QWidget):
         if not shot:
             return
         self.takes_box.setTitle(f"Takes of {shot}")
-        self.client.takes(self.root.text().strip(), shot, self._on_takes,
+        self._takes_asked += 1
+        asked = self._takes_asked
+        self.client.takes(self.root.text().strip(), shot,
+                          lambda payload: self._on_takes(payload, asked),
                           lambda m: self._say(f"takes: {m}", error=True))
 
-    def _on_takes(self, payload: dict) -> None:
+    def _on_takes(self, payload: dict, asked: Optional[int] = None) -> None:
+        if asked is not None:
+            # Two refreshes in flight (a job done, a batch judged) may answer out of order:
+            # an older listing never replaces a newer one (it could lack fresh scores).
+            if asked < self._takes_shown:
+                return
+            self._takes_shown = asked
         takes = [t for t in payload.get("takes", []) if isinstance(t, dict)]
         selected = self.selected_take()
         keep = selected.get("dir") if selected else None
