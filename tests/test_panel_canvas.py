@@ -164,6 +164,14 @@ def test_erase_removes_the_stroke_under_the_cursor_and_undo_brings_it_back(qtbot
     canvas.undo()                      # a clear is undone too
     assert canvas.strokes() == drawn[:3]
 
+    # Escape abandons an erase drag: what it took comes back, and nothing is left to undo
+    qtbot.mousePress(canvas, LEFT, pos=P(250, 170))
+    qtbot.mouseMove(canvas, P(120, 296))   # over the freehand path too
+    assert canvas.strokes() == drawn[2:3]
+    qtbot.keyClick(canvas, Qt.Key.Key_Escape)
+    qtbot.mouseRelease(canvas, LEFT, pos=P(120, 296))
+    assert canvas.strokes() == drawn[:3]
+
 
 def test_the_window_undoes_with_ctrl_z_and_its_button(qtbot, tmp_path):
     window = AnnotationWindow(EngineClient(), lambda: {"out_dir": str(tmp_path)})
@@ -216,7 +224,7 @@ def test_propose_with_the_real_engine_fills_the_panels_prompt_and_keyframes(qtbo
     panel.start_frame.path.setText(make_frame(tmp_path / "frame.png"))
     panel.loop.setChecked(True)
 
-    panel.open_annotation()
+    qtbot.mouseClick(panel.draw_motion, LEFT)  # beside the keyframes row
     window = panel._annotation
     qtbot.waitExposed(window)
     assert window.canvas.frame_path == str(tmp_path / "frame.png")  # the request's start frame

@@ -138,6 +138,7 @@ def test_a_drafts_count_sends_one_batch_and_shows_its_sheet_and_verdicts(qtbot, 
     panel.prompt.setPlainText("gulls over the harbour")
     assert panel.draft_count.isEnabled() and panel.draft_count.value() == 1
     panel.draft_count.setValue(3)
+    assert "3 360p SDR drafts at once" in panel.request_note.text()
     panel.client.drafts = _wrap(panel.client.drafts, panel)
     qtbot.mouseClick(panel.generate, LEFT)
     qtbot.waitUntil(lambda: panel.queue.topLevelItemCount() == 3, timeout=30000)

@@ -135,7 +135,8 @@ class AnnotationCanvas(QtWidgets.QWidget):
         return bool(self._history)
 
     def undo(self) -> None:
-        if not self._history:
+        # Not mid-gesture: an erase drag's removals are recorded only when it ends.
+        if not self._history or self._press is not None:
             return
         action, items = self._history.pop()
         if action == "add":
@@ -147,7 +148,7 @@ class AnnotationCanvas(QtWidgets.QWidget):
         self._changed()
 
     def clear(self) -> None:
-        if not self._strokes:
+        if not self._strokes or self._press is not None:
             return
         self._history.append(("clear", list(enumerate(self._strokes))[::-1]))
         self._strokes = []
@@ -281,7 +282,10 @@ class AnnotationCanvas(QtWidgets.QWidget):
 
     def keyPressEvent(self, event) -> None:  # noqa: N802 (Qt's name)
         if event.key() == Qt.Key.Key_Escape and self._press is not None:
-            self._press, self._live = None, None  # abandon the stroke being drawn
+            # Abandon the gesture: the stroke being drawn, or what this erase drag took so far.
+            for index, stroke in reversed(self._erased):
+                self._strokes.insert(index, stroke)
+            self._press, self._live, self._erased = None, None, []
             self.update()
             return
         super().keyPressEvent(event)

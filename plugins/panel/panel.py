@@ -312,6 +312,7 @@ class GenplatePanel(QtWidgets.QWidget):
         self.quality.currentIndexChanged.connect(self._sync_quality)
         self.resolution.currentIndexChanged.connect(self._sync_quality)
         self.hdr.toggled.connect(self._sync_quality)
+        self.draft_count.valueChanged.connect(self._sync_quality)
         self.shot.textChanged.connect(lambda _t: self._takes_timer.start())
         self.root.textChanged.connect(lambda _t: self._takes_timer.start())
         return box
@@ -459,7 +460,10 @@ class GenplatePanel(QtWidgets.QWidget):
             self.exr.setEnabled(False)
             self.hdr.setChecked(False)
             self.exr.setChecked(False)
-            self.request_note.setText("360p SDR draft: cheap and fast, for exploring")
+            count = self.draft_count.value()
+            self.request_note.setText(
+                "360p SDR draft: cheap and fast, for exploring" if count == 1 else
+                f"{count} 360p SDR drafts at once, judged and ranked on a contact sheet")
             return
         self.resolution.setEnabled(True)
         if quality == "master":
