@@ -473,3 +473,12 @@ def test_hdr10_metadata_picks_the_view_that_holds_the_peak(tmp_path):
 def test_hdr_without_metadata_says_the_1000_nit_view_was_assumed(tmp_path, media):
     _, result = _ingest(tmp_path, [media["pq"].path])
     assert any(s.startswith("HDR peak") for s in result.assumed)
+
+
+def test_display_match_in_an_aces13_config(tmp_path, media):
+    staging, result = _ingest(tmp_path, [media["sdr"].path], config=ACES13)
+    means, attrs = _first_patches(staging, result)
+    assert result.transform.view == "ACES 1.0 - SDR Video"
+    assert means[0, -1, 1] == pytest.approx(16.3, rel=0.03)  # display white, color.md §1.3
+    assert attrs["genplate:ocio_config"] == "studio-config-v2.1.0_aces-v1.3_ocio-v2.3"
+    assert attrs["colorInteropID"] == "lin_ap1_scene"  # the 1.3 config has no interop IDs
