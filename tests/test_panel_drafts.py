@@ -153,9 +153,9 @@ def test_a_drafts_count_sends_one_batch_and_shows_its_sheet_and_verdicts(qtbot, 
     assert not panel.sheet_box.isVisibleTo(panel)  # the jobs are done, the batch is not yet
     takes = sorted((stub.root / "sh020").glob("gulls_d0*/v001"))
     assert len(takes) == 3
+    finish_batch(panel._sent_drafts[0], takes)  # (on this thread: not the panel's time)
     meter = StallMeter(5)
     meter.start()
-    finish_batch(panel._sent_drafts[0], takes)
 
     qtbot.waitUntil(lambda: panel.sheet_box.isVisibleTo(panel), timeout=30000)
     qtbot.waitUntil(lambda: panel.sheet_view.pixmap() is not None
