@@ -25,24 +25,6 @@ def register(command) -> None:
                 "publish a video, an EXR sequence (files or folder) or a ZIP of one as a take")
     p.add_argument("files", nargs="+", metavar="FILE", help="the delivery: files and/or folders")
     add_publish_options(p)
-    g = p.add_argument_group("colour")
-    g.add_argument("--hdr-mode", choices=("display-match", "texture"), default="display-match",
-                   help="how PQ/HLG video becomes scene-linear: inverse HDR view (default) or "
-                        "the inverse EOTF only (100 nits = 1.0)")
-    g.add_argument("--source-tags", metavar="WORDS",
-                   help='override what the video says it is, e.g. "bt709 full srgb" or '
-                        '"bt2020 limited pq" (default: the stream\'s own tags)')
-    g.add_argument("--assume", metavar="WORDS",
-                   help='what an untagged video is taken to be (default "bt709 limited bt1886")')
-    g.add_argument("--pixel-type", choices=("half", "float"), default="half",
-                   help="EXR pixel type (default half)")
-    g.add_argument("--peak-nits", type=int, choices=(1000, 2000, 4000), default=None,
-                   help="the HDR view inverted for PQ/HLG (default: from the stream's MaxCLL "
-                        "or mastering metadata, else 1000)")
-    from .ingest_outputs import OUTPUTS
-
-    g.add_argument("--output", action="append", default=[], choices=OUTPUTS, metavar="OUTPUT",
-                   help=f"an extra output beside the EXR frames (repeatable): {', '.join(OUTPUTS)}")
     p.add_argument("--prompt", default="", help="what the footage shows (kept in take.json)")
 
 
@@ -53,27 +35,21 @@ def _iso(ts: float) -> str:
 def cmd_ingest(args: argparse.Namespace) -> int:
     from . import takes
     from .cli import _Bars, _emit, _say
-    from .cli_request import root_from
-    from .ingest import IngestOptions, ingest
-    from .ingest_video import DEFAULT_ASSUME
+    from .cli_request import publish_from
+    from .ingest import ingest
 
     paths = [Path(f).expanduser().resolve() for f in args.files]
     missing = [str(p) for p in paths if not p.exists()]
     if missing:
         raise FileNotFoundError(f"no such file or folder: {', '.join(missing)}")
-    root = root_from(args)
     name = takes.validate_name("take", args.name or takes.slug(paths[0].stem.split(".")[0]))
     takes.validate_name("shot", args.shot)
-    options = IngestOptions(
-        first_frame=args.first_frame, sdr_mode=args.sdr_mode, working_space=args.working_space,
-        config=args.config, compression=args.compression, pixel_type=args.pixel_type,
-        hdr_mode=args.hdr_mode, assume=args.assume or DEFAULT_ASSUME,
-        source_tags=args.source_tags, peak_nits=args.peak_nits, outputs=tuple(args.output))
-    options.check()  # refuse bad options before a version is reserved
+    spec = publish_from(args, None, name=name)  # checks every option before a version is taken
+    options = spec.ingest_options()
 
     job_id = "i" + uuid.uuid4().hex[:15]
     started = time.time()
-    staging = takes.reserve(root, args.shot, name, job_id)
+    staging = takes.reserve(spec.root, spec.shot, name, job_id)
     header = {
         "genplate:shot": args.shot,
         "genplate:take": name,
@@ -91,7 +67,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
         result = ingest(paths, staging, options, header=header,
                         progress=lambda d, t, m: bar(d, t, f"ingesting: {m}"))
         bar.close()
-        take = takes.commit(staging, _record(args, staging, name, job_id, result, started))
+        take = takes.commit(staging, _record(args, spec, staging, job_id, result, started))
     except KeyboardInterrupt:
         bar.close()
         takes.release(staging)
@@ -117,31 +93,11 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     return 0
 
 
-def _record(args, staging, name: str, job_id: str, result, started: float) -> dict:
-    """take.json for footage published from files: the schema of jobs.take_record, with no
+def _record(args, spec, staging, job_id: str, result, started: float) -> dict:
+    """take.json for footage published from files: the generated takes' schema, with no
     request, no backend job and no cost."""
-    frames = result.frames_record()
-    frames["pattern"] = staging.pattern
-    return {
-        "schema": "genplate.take/1",
-        "shot": args.shot,
-        "name": name,
-        "version": staging.version,
-        "kind": "take",
-        "job_id": job_id,
-        "backend": INGEST_BACKEND,
-        "remote_id": None,
-        "request": {"prompt": args.prompt} if args.prompt else None,
-        "inputs": {},
-        "estimate_usd": 0.0,
-        "times": {"started": _iso(started), "published": _iso(time.time())},
-        "engine": {"name": "genplate", "version": __version__},
-        "frames": frames,
-        "colour": result.colour_record(),
-        "sources": result.sources_record(),
-        "exr": {"compression": args.compression, "pixel_type": result.pixel_type},
-        "thumbnail": "thumbnail.png",
-        "parent": None,
-        "strokes": None,
-        "scores": None,
-    }
+    from .jobs import publish_record
+
+    return publish_record(spec, staging, result, job_id=job_id, backend=INGEST_BACKEND,
+                          remote_id=None, request={"prompt": args.prompt} if args.prompt else None,
+                          inputs={}, estimate_usd=0.0, times={"started": _iso(started)})

@@ -68,6 +68,24 @@ def add_publish_options(p: argparse.ArgumentParser) -> None:
                                     "built-in ACES studio config)")
     g.add_argument("--compression", default="zip:1",
                    help="EXR compression (default zip:1, lossless; piz, zips, dwaa:45 ...)")
+    g.add_argument("--hdr-mode", choices=("display-match", "texture"), default="display-match",
+                   help="how PQ/HLG video becomes scene-linear: inverse HDR view (default) or "
+                        "the inverse EOTF only (100 nits = 1.0)")
+    g.add_argument("--source-tags", metavar="WORDS",
+                   help='override what a delivered video says it is, e.g. "bt709 full srgb" '
+                        '(default: the stream\'s own tags)')
+    g.add_argument("--assume", metavar="WORDS",
+                   help='what an untagged video is taken to be (default "bt709 limited bt1886")')
+    g.add_argument("--pixel-type", choices=("half", "float"), default="half",
+                   help="EXR pixel type (default half)")
+    g.add_argument("--peak-nits", type=int, choices=(1000, 2000, 4000), default=None,
+                   help="the HDR view inverted for PQ/HLG (default: from the stream's metadata, "
+                        "else 1000)")
+    # Checked with the other publish options before anything is sent (publish_from), not by
+    # argparse: naming the choices here would load the whole colour stack for every command.
+    g.add_argument("--output", action="append", default=[], metavar="OUTPUT",
+                   help="an extra output beside the EXR frames (repeatable): aces-archive, "
+                        "dpx10, dpx12, tiff16, review-sdr, review-hdr")
     g.add_argument("--strokes", metavar="FILE",
                    help="the annotation strokes that shaped this request (`genplate annotate`"
                         " writes them), saved with the take")
@@ -133,12 +151,18 @@ def _strokes(path: str | None) -> list | None:
         raise RequestError("--strokes", path, f"a strokes file from `genplate annotate` ({exc})") from None
 
 
-def publish_from(args: argparse.Namespace, request: ShotRequest, *, name: str | None = None,
-                 parent: dict | None = None) -> PublishSpec:
+def publish_from(args: argparse.Namespace, request: ShotRequest | None, *,
+                 name: str | None = None, parent: dict | None = None) -> PublishSpec:
+    """Where and how a take is published; ``request`` is None for footage ingested from files."""
     from .takes import slug
 
-    return PublishSpec(
-        root=root_from(args), shot=args.shot, name=name or args.name or slug(request.prompt),
-        kind=kind_for(request), first_frame=args.first_frame, sdr_mode=args.sdr_mode,
+    spec = PublishSpec(
+        root=root_from(args), shot=args.shot,
+        name=name or args.name or slug(request.prompt if request else "take"),
+        kind=kind_for(request) if request is not None else "take", first_frame=args.first_frame, sdr_mode=args.sdr_mode,
         working_space=args.working_space, config=args.config, compression=args.compression,
-        parent=parent, strokes=_strokes(getattr(args, "strokes", None)))
+        parent=parent, strokes=_strokes(getattr(args, "strokes", None)),
+        pixel_type=args.pixel_type, hdr_mode=args.hdr_mode, assume=args.assume,
+        source_tags=args.source_tags, peak_nits=args.peak_nits, outputs=tuple(args.output))
+    spec.ingest_options().check()  # a bad publish option is refused before anything is paid
+    return spec

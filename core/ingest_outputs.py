@@ -22,7 +22,7 @@ import threading
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
-from typing import Optional
+from typing import Callable, Optional
 
 import numpy as np
 import OpenImageIO as oiio
@@ -65,7 +65,7 @@ class FrameOutput:
     folder: str
     ext: str
     space: str
-    cpu: object
+    cpu_for: Callable  # dtype of the working frames -> the processor that takes them
     spec: X.FrameSpec
     file_format: str  # OIIO format name
     pixel_type: str  # OIIO data type of the file
@@ -82,7 +82,7 @@ class FrameOutput:
             depth, size = ocio.BIT_DEPTH_F32, 4
         src_depth = ocio.BIT_DEPTH_F16 if working.dtype == np.float16 else ocio.BIT_DEPTH_F32
         src_size = working.dtype.itemsize
-        self.cpu.apply(
+        self.cpu_for(working.dtype).apply(
             ocio.PackedImageDesc(working, w, h, 3, src_depth, src_size, 3 * src_size, 3 * src_size * w),
             ocio.PackedImageDesc(pixels, w, h, 3, depth, size, 3 * size, 3 * size * w))
         spec = self.spec.spec_for(frame)
@@ -150,9 +150,16 @@ def frame_outputs(names, info: ocfg.ConfigInfo, working: str, *, width: int, hei
     return result
 
 
-def _cpu(info, src: str, dst: str, pixel_type: str):
-    return oproc.space_processor(info, src, dst, in_depth=oproc.F16,
-                                 out_depth=oproc.F16 if pixel_type == "half" else oproc.F32)
+def _cpu(info, src: str, dst: str, pixel_type: str) -> Callable:
+    """The processor for frames of either working pixel type (a take may be half or float);
+    both are built once, in the shared processor cache."""
+    out_depth = oproc.F16 if pixel_type == "half" else oproc.F32
+
+    def cpu_for(dtype) -> object:
+        in_depth = oproc.F16 if np.dtype(dtype) == np.float16 else oproc.F32
+        return oproc.space_processor(info, src, dst, in_depth=in_depth, out_depth=out_depth)
+
+    return cpu_for
 
 
 # -- review movies ---------------------------------------------------------------------------

@@ -57,13 +57,34 @@ class PublishSpec:
     compression: str = "zip:1"
     parent: Optional[dict] = None  # the draft a master was promoted from
     strokes: Optional[list] = None  # annotation strokes that shaped the request
+    pixel_type: str = "half"
+    hdr_mode: str = "display-match"
+    assume: Optional[str] = None  # what an untagged video is taken to be
+    source_tags: Optional[str] = None  # overrides the delivery's own colour tags
+    peak_nits: Optional[int] = None
+    outputs: tuple = ()  # extra outputs beside the EXR frames (archive, dpx, review movies)
 
     def to_json(self) -> dict:
         return asdict(self)
 
     @classmethod
     def from_json(cls, data: dict) -> "PublishSpec":
+        data = dict(data)
+        data["outputs"] = tuple(data.get("outputs") or ())
         return cls(**data)
+
+    def ingest_options(self):
+        """How ingest turns this take's delivery into frames (the same for a generation and
+        for `genplate ingest`)."""
+        from .ingest import IngestOptions
+        from .ingest_video import DEFAULT_ASSUME
+
+        return IngestOptions(
+            first_frame=self.first_frame, sdr_mode=self.sdr_mode,
+            working_space=self.working_space, config=self.config, compression=self.compression,
+            pixel_type=self.pixel_type, hdr_mode=self.hdr_mode,
+            assume=self.assume or DEFAULT_ASSUME, source_tags=self.source_tags,
+            peak_nits=self.peak_nits, outputs=tuple(self.outputs))
 
 
 @dataclass
@@ -289,7 +310,7 @@ class JobRunner:
 
     def _ingest(self, job: L.Job, reporter: "_LedgerProgress", token: CancelToken) -> L.Job:
         from . import judge, takes
-        from .ingest import IngestOptions, ingest
+        from .ingest import ingest
 
         _pause_point("fetched")
         spec = PublishSpec.from_json(job.publish)
@@ -302,9 +323,7 @@ class JobRunner:
         _pause_point("ingesting")
         staging = takes.reserve(spec.root, spec.shot, spec.name, job.id)
         request = ShotRequest.from_json(job.request)
-        options = IngestOptions(first_frame=spec.first_frame, sdr_mode=spec.sdr_mode,
-                                working_space=spec.working_space, config=spec.config,
-                                compression=spec.compression)
+        options = spec.ingest_options()
         header = exr_provenance(job, spec, staging.version, request)
         result = ingest([Path(f["path"]) for f in job.files], staging, options, header=header,
                         progress=reporter.stage("ingesting"), cancel=token)
@@ -368,12 +387,21 @@ def exr_provenance(job: L.Job, spec: PublishSpec, version: int, request: ShotReq
 
 def take_record(job: L.Job, spec: PublishSpec, staging, request: ShotRequest, result,
                 ledger: L.Ledger) -> dict:
-    """take.json: the provenance record published beside the frames."""
+    """take.json of a generated take: the provenance record published beside the frames."""
     times: dict[str, str] = {}
     for event in ledger.events(job.id):  # the first time each step was reached
         if event.state in (L.QUEUED, L.SUBMITTED, L.DELIVERED):
             times.setdefault(event.state, _iso(event.at))
-    times["published"] = _iso(time.time())
+    return publish_record(spec, staging, result, job_id=job.id, backend=job.backend,
+                          remote_id=job.remote_id, request=request.to_json(),
+                          inputs=request.input_hashes(), estimate_usd=job.estimate_usd,
+                          times=times)
+
+
+def publish_record(spec: PublishSpec, staging, result, *, job_id: str, backend: str,
+                   remote_id: Optional[str], request: Optional[dict], inputs: dict,
+                   estimate_usd: float, times: dict) -> dict:
+    """take.json for any take, generated or ingested from files: one schema for both."""
     frames = result.frames_record()
     frames["pattern"] = staging.pattern
     return {
@@ -382,18 +410,18 @@ def take_record(job: L.Job, spec: PublishSpec, staging, request: ShotRequest, re
         "name": spec.name,
         "version": staging.version,
         "kind": spec.kind,
-        "job_id": job.id,
-        "backend": job.backend,
-        "remote_id": job.remote_id,
-        "request": request.to_json(),
-        "inputs": request.input_hashes(),
-        "estimate_usd": job.estimate_usd,
-        "times": times,
+        "job_id": job_id,
+        "backend": backend,
+        "remote_id": remote_id,
+        "request": request,
+        "inputs": inputs,
+        "estimate_usd": estimate_usd,
+        "times": {**times, "published": _iso(time.time())},
         "engine": {"name": "genplate", "version": __version__},
         "frames": frames,
         "colour": result.colour_record(),
         "sources": result.sources_record(),
-        "exr": {"compression": spec.compression, "pixel_type": "half"},
+        "exr": {"compression": spec.compression, "pixel_type": result.pixel_type},
         "thumbnail": "thumbnail.png",
         "parent": spec.parent,
         "strokes": spec.strokes,

@@ -162,3 +162,24 @@ def test_annotation_strokes_are_saved_with_the_take(tmp_path):
     bad.write_text("{not json")
     proc = genplate("generate", "a kite", "--strokes", str(bad), "--json", env=env, check=False)
     assert proc.returncode == 2 and "--strokes" in json.loads(proc.stdout)["error"]
+
+
+def test_generate_takes_the_same_publish_options_as_ingest(tmp_path):
+    env = {**os.environ, "GENPLATE_DATA_DIR": str(tmp_path / "data")}
+    out = json.loads(genplate("generate", "a tram crossing a bridge in fog", "--pixel-type", "float",
+                              "--output", "tiff16", "--root", str(tmp_path / "takes"), "--json",
+                              env=env).stdout)
+    record = json.loads(Path(out["take_json"]).read_text())
+    assert record["exr"]["pixel_type"] == "float"
+    spec = oiio.ImageInput.open(out["pattern"] % 1001)
+    assert spec.spec().format == oiio.TypeDesc("float")
+    spec.close()
+    assert list(Path(out["dir"]).rglob("*.tif")), "the extra output is published with the take"
+
+
+def test_a_bad_publish_option_is_refused_before_anything_is_recorded(tmp_path):
+    env = {**os.environ, "GENPLATE_DATA_DIR": str(tmp_path / "data")}
+    proc = genplate("generate", "a tram", "--output", "webm", "--json", env=env, check=False)
+    assert proc.returncode == 2 and "webm" in json.loads(proc.stdout)["error"]
+    jobs = json.loads(genplate("jobs", "--json", env=env).stdout)["jobs"]
+    assert jobs == []
