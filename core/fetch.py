@@ -33,7 +33,8 @@ from urllib.request import url2pathname
 import requests
 import urllib3
 
-from .delivery import EXTENSIONS, MAX_BYTES, MAX_FILES, extract_zip, kind_of_bytes, sniff_kind
+from .delivery import (EXTENSIONS, MAX_BYTES, MAX_FILES, extract_zip, file_sha256,
+                       kind_of_bytes, sniff_kind)
 from .progress import CancelToken, ProgressFn, no_progress
 from .secrets import install_filter, redact, redact_url
 
@@ -171,7 +172,7 @@ class _Fetcher:
                 path.unlink()
                 continue
             else:  # renamed into place but its record never written (a crash between the two)
-                sha = _sha256_of(path)
+                sha = file_sha256(path)
                 self._write_record(index, {"name": path.name, "kind": kind, "bytes": size,
                                            "sha256": sha})
             self.progress(size, size, path.name)
@@ -445,7 +446,7 @@ class _Fetcher:
                 sha = item["sha256"]
             else:
                 self.cancel.check()
-                sha, changed = _sha256_of(path), True
+                sha, changed = file_sha256(path), True
             files.append(FetchedFile(path, kind, size, sha))
         if changed or len(known) != len(files):
             record["files"] = [{"name": f.path.relative_to(self.dest).as_posix(), "kind": f.kind,
@@ -509,14 +510,6 @@ class _Partial:
         if len(self._head) < _SNIFF:
             return f"output-{index}"
         return f"output-{index}.{EXTENSIONS[kind_of_bytes(self._head)]}"
-
-
-def _sha256_of(path: Path) -> str:
-    hasher = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(CHUNK), b""):
-            hasher.update(block)
-    return hasher.hexdigest()
 
 
 def _content_length(response) -> Optional[int]:

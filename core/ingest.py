@@ -15,7 +15,6 @@ core/cli_colour.py) publishes the staging folder afterwards.
 """
 from __future__ import annotations
 
-import hashlib
 import os
 import queue
 import shutil
@@ -42,6 +41,7 @@ from . import __version__
 from . import ingest_exr as X
 from . import ingest_outputs as O
 from . import ingest_video as V
+from .delivery import file_sha256
 from .progress import Cancelled, CancelToken, ProgressFn, no_progress
 
 __all__ = ["IngestOptions", "IngestResult", "IngestError", "ColourError", "ConfigError",
@@ -612,10 +612,6 @@ class _Hasher(threading.Thread):
     def run(self) -> None:
         try:
             for f in self.files:
-                digest = hashlib.sha256()
-                with open(f.path, "rb") as fh:
-                    for chunk in iter(lambda: fh.read(4 << 20), b""):
-                        digest.update(chunk)
-                f.sha256 = digest.hexdigest()
+                f.sha256 = file_sha256(f.path)
         except BaseException as exc:
             self.error = exc

@@ -15,9 +15,10 @@ from __future__ import annotations
 import importlib.util
 import os
 import sys
-import tempfile
 from pathlib import Path
 from typing import Optional
+
+from .atomic import write_text_atomically
 
 BEGIN = "# >>> genplate >>>"
 END = "# <<< genplate <<<"
@@ -79,23 +80,6 @@ def with_block(text: str, block: str) -> str:
     return text + ("\n" if text else "") + block
 
 
-def _write_atomically(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=str(path.parent))
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
-            fh.write(text)
-        if path.exists():
-            os.chmod(tmp, path.stat().st_mode & 0o7777)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
-
-
 def install(*, mode: str = "init", nuke_dir: Optional[Path] = None,
             python: Optional[str] = None, dry_run: bool = False) -> dict:
     """Install genplate for Nuke; returns what was done (the --json answer)."""
@@ -125,7 +109,7 @@ def install(*, mode: str = "init", nuke_dir: Optional[Path] = None,
         result["changed"] = after != before
         if result["changed"] and not dry_run:
             try:
-                _write_atomically(init_py, after)
+                write_text_atomically(init_py, after)
             except OSError as exc:
                 raise InstallError(f"cannot write {init_py}: {exc}; use --mode env and set "
                                    f"NUKE_PATH instead") from exc

@@ -10,13 +10,13 @@ failed) is forgotten and uploaded again.
 from __future__ import annotations
 
 import base64
-import hashlib
 import mimetypes
 import time
 import uuid
 from pathlib import Path
 from typing import TYPE_CHECKING, Optional
 
+from .delivery import file_sha256
 from .luma_client import LumaClient, LumaError
 from .request import MediaRef
 
@@ -41,14 +41,6 @@ def sniff_media_type(path: Path) -> str:
         return "video/quicktime" if head[8:10] == b"qt" else "video/mp4"
     guess = mimetypes.guess_type(path.name)[0]
     return guess or "application/octet-stream"
-
-
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 class MediaResolver:
@@ -185,4 +177,4 @@ def _file_id(body, what: str) -> str:
     raise LumaError(f"{what}: Luma's answer carries no file id")
 
 
-__all__ = ["MediaResolver", "sniff_media_type", "file_sha256"]
+__all__ = ["MediaResolver", "sniff_media_type"]

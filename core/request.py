@@ -10,7 +10,6 @@ CONTRACT (other modules rely on these names): the dataclasses and their fields b
 """
 from __future__ import annotations
 
-import hashlib
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Callable, Optional
@@ -146,7 +145,9 @@ class ShotRequest:
 
     def input_hashes(self) -> dict[str, str]:
         """sha256 of every local input, for provenance (what exactly was sent)."""
-        return {role: _sha256(ref.path) for role, ref in self.media_refs() if ref.path}
+        from .delivery import file_sha256
+
+        return {role: file_sha256(ref.path) for role, ref in self.media_refs() if ref.path}
 
     def describe(self) -> str:
         parts = [self.quality if self.quality != "take" else self.type, self.resolution,
@@ -452,14 +453,6 @@ def _check_keyframes(field: str, keyframes: tuple[Keyframe, ...], last_index: in
 
 def _keyframe_from(data: dict) -> Keyframe:
     return Keyframe(index=data["index"], image=MediaRef(**data["image"]))
-
-
-def _sha256(path: str) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def _video_seconds(path: str) -> Optional[float]:
