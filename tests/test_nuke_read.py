@@ -55,6 +55,7 @@ def test_read_gets_every_knob_right_in_each_config(nuke_for, tmp_path, config, e
         [1001, 1121, 1001, 1121]
     assert node["colorspace"].value() == expected
     assert node["raw"].value() is False
+    assert node["on_error"].value() == "error"  # the same as the .nk export: damage stops a render
     assert node["frame_mode"].value() != "start at"  # the take already starts at the shot
     assert node["label"].value().startswith("sh010/harbour v001")
     assert "ACEScg" in node["label"].value()

@@ -124,7 +124,9 @@ def read_plan(take: dict, *, start_at: Optional[int] = None) -> dict:
     plan: dict[str, Any] = {
         "file_text": f"{pattern} {first}-{last}",
         "first": first, "last": last, "origfirst": first, "origlast": last,
-        "before": "hold", "after": "hold", "on_error": "black",
+        # "error", as the .nk export does: a published take is complete by construction, so
+        # a missing frame is damage, which must stop a render rather than go out black.
+        "before": "hold", "after": "hold", "on_error": "error",
         "raw": False,
         "label": f"{take.get('shot')}/{take.get('name')} v{version:03d}\n"
                  f"{take.get('kind') or 'take'} · {take.get('colorspace')}",
