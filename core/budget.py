@@ -15,9 +15,10 @@ from __future__ import annotations
 
 import json
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Optional
+from typing import Iterable, Iterator, Optional
 
 from . import ledger as L
 
@@ -123,6 +124,18 @@ def price(request, backend: str) -> float:
     return 0.0 if backend in FREE_BACKENDS else request.estimate().usd
 
 
+@contextmanager
+def admitted(ledger: L.Ledger, project: str, estimates: Iterable[float]) -> Iterator[None]:
+    """Check the cap and record the jobs it admits as one ledger transaction.
+
+    Record the jobs inside the ``with``: two processes submitting at once then cannot both
+    pass a cap that only one of them fits, and a refusal records nothing.
+    """
+    with ledger.transaction():
+        check(ledger, project, estimates)
+        yield
+
+
 def check(ledger: L.Ledger, project: str, estimates: Iterable[float]) -> None:
     """Refuse (BudgetExceeded) a request or batch that would take ``project`` past its cap.
 
@@ -153,4 +166,4 @@ def check(ledger: L.Ledger, project: str, estimates: Iterable[float]) -> None:
         project=project, cap=cap, committed=committed, requested=requested)
 
 
-__all__ = ["BudgetExceeded", "ProjectBudget", "check", "price", "set_cap", "load_caps", "status", "caps_path"]
+__all__ = ["BudgetExceeded", "ProjectBudget", "admitted", "check", "price", "set_cap", "load_caps", "status", "caps_path"]

@@ -115,10 +115,10 @@ def _final(ledger: L.Ledger, job: L.Job) -> L.Job:
     return job
 
 
-def _check_budget(ledger: L.Ledger, project: str, estimates: list[float]) -> None:
-    from .budget import check
+def _admitted(ledger: L.Ledger, project: str, estimates: list[float]):
+    from .budget import admitted
 
-    check(ledger, project, estimates)
+    return admitted(ledger, project, estimates)
 
 
 def _price(request, backend: str) -> float:
@@ -147,8 +147,9 @@ def cmd_generate(args: argparse.Namespace) -> int:
     request = request_from(args)
     request.validate()
     backend = _backend_name(args)
-    _check_budget(ledger, args.project, [_price(request, backend)])
-    job = submit(ledger, request, publish_from(args, request), backend, project=args.project)
+    publish = publish_from(args, request)
+    with _admitted(ledger, args.project, [_price(request, backend)]):
+        job = submit(ledger, request, publish, backend, project=args.project)
     where = f"on Luma; free on the {backend} renderer" if backend in FREE_BACKENDS else f"on {backend}"
     _say(f"genplate: job {job.id}: {request.describe()} {where}")
     if args.detach:

@@ -257,13 +257,13 @@ def cmd_promote(args: argparse.Namespace) -> int:
     backend = cli._backend_name(args)
     from .budget import price
 
-    cli._check_budget(ledger, project, [price(request, backend)])
     spec = PublishSpec(
         root=promotion.root, shot=promotion.shot, name=promotion.name, kind=kind_for(request),
         first_frame=args.first_frame if args.first_frame is not None else promotion.first_frame,
         sdr_mode=args.sdr_mode, working_space=args.working_space, config=args.config,
         compression=args.compression, parent=promotion.parent)
-    job = submit(ledger, request, spec, backend, project=project)
+    with cli._admitted(ledger, project, [price(request, backend)]):
+        job = submit(ledger, request, spec, backend, project=project)
     cli._say(f"genplate: job {job.id}: {request.describe()} from "
              f"{take.shot}/{take.name}/v{take.version:03d} ({len(promotion.pinned)} frame(s) "
              f"pinned) on {backend}")

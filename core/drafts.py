@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Callable, Optional
 
 from . import ledger as L
-from .budget import BudgetExceeded, check as check_budget, price
+from .budget import BudgetExceeded, admitted, price
 from .jobs import JobRunner, PublishSpec, kind_for, run_concurrently, submit
 from .judge import JudgeConfig, JudgeError, TakeScores, judge_take, load_config, rank, write_json_atomic
 from .progress import CancelToken, ProgressFn, no_progress
@@ -149,15 +149,15 @@ def run_batch(ledger: L.Ledger, base: ShotRequest, publish: PublishSpec, backend
             old = ledger.get(outcome.job_id)
             request = replace(ShotRequest.from_json(old.request), seed=next_seed)
             try:
-                check_budget(ledger, project, [price(request, backend)])
+                with admitted(ledger, project, [price(request, backend)]):
+                    job = submit(ledger, request, PublishSpec.from_json(old.publish), backend,
+                                 project=project, batch_id=batch_id, parent_id=old.id,
+                                 attempt=old.attempt + 1)
             except BudgetExceeded as exc:
                 batch.notes.append(f"{outcome.name} not retried: {exc}")
                 say(f"{outcome.name} is broken and is not retried: the project's cap is reached")
                 break
             next_seed += 1
-            job = submit(ledger, request, PublishSpec.from_json(old.publish), backend,
-                         project=project, batch_id=batch_id, parent_id=old.id,
-                         attempt=old.attempt + 1)
             reasons = "; ".join(outcome.scores.reasons)
             ledger.note(old.id, f"draft judged broken ({reasons}); retried as job {job.id}")
             ledger.note(job.id, f"retry of {outcome.label} (judged broken: {reasons}); a new "
@@ -203,13 +203,13 @@ def submit_batch(ledger: L.Ledger, base: ShotRequest, publish: PublishSpec, back
         existing = _recorded(ledger, batch_id, names)
         if existing:
             return batch_id, existing, estimates
-    check_budget(ledger, project, estimates)  # before anything is recorded or sent
     batch_id = batch_id or new_batch_id()
     outcomes: list[DraftOutcome] = []
-    for i, (request, name) in enumerate(zip(requests, names)):
-        spec = replace(publish, name=name, kind=kind_for(request))
-        job = submit(ledger, request, spec, backend, project=project, batch_id=batch_id)
-        outcomes.append(DraftOutcome(slot=i + 1, name=name, job_id=job.id, jobs=[job.id]))
+    with admitted(ledger, project, estimates):  # priced and recorded as one step
+        for i, (request, name) in enumerate(zip(requests, names)):
+            spec = replace(publish, name=name, kind=kind_for(request))
+            job = submit(ledger, request, spec, backend, project=project, batch_id=batch_id)
+            outcomes.append(DraftOutcome(slot=i + 1, name=name, job_id=job.id, jobs=[job.id]))
     return batch_id, outcomes, estimates
 
 

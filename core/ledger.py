@@ -229,20 +229,33 @@ class Ledger:
         return db
 
     class _Tx:
-        def __init__(self, db: sqlite3.Connection) -> None:
-            self.db = db
+        """A write transaction; nested ones join the outermost, which commits or rolls back."""
+
+        def __init__(self, ledger: "Ledger") -> None:
+            self.local = ledger._local
+            self.db = ledger._db()
 
         def __enter__(self) -> sqlite3.Connection:
-            # IMMEDIATE takes the write lock up front, so read-check-write is atomic across
-            # processes (two workers can never both move a job out of "queued").
-            self.db.execute("BEGIN IMMEDIATE")
+            depth = getattr(self.local, "depth", 0)
+            if depth == 0:
+                # IMMEDIATE takes the write lock up front, so read-check-write is atomic across
+                # processes (two workers can never both move a job out of "queued").
+                self.db.execute("BEGIN IMMEDIATE")
+            self.local.depth = depth + 1
             return self.db
 
         def __exit__(self, exc_type, exc, tb) -> None:
-            self.db.execute("COMMIT" if exc_type is None else "ROLLBACK")
+            self.local.depth -= 1
+            if self.local.depth == 0:
+                self.db.execute("COMMIT" if exc_type is None else "ROLLBACK")
 
     def _tx(self) -> "Ledger._Tx":
-        return Ledger._Tx(self._db())
+        return Ledger._Tx(self)
+
+    def transaction(self) -> "Ledger._Tx":
+        """Hold the ledger's write lock across several steps (a budget check and the jobs it
+        admits): other processes wait, and everything inside commits or rolls back together."""
+        return self._tx()
 
     def close(self) -> None:
         db = getattr(self._local, "db", None)

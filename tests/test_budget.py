@@ -96,3 +96,48 @@ def test_requests_are_priced_as_the_ledger_records_them():
     master = ShotRequest.master("x")
     assert B.price(master, "luma") == pytest.approx(3.60)
     assert B.price(master, "offline") == 0.0  # the offline renderer costs nothing
+
+
+def test_two_submitters_at_once_cannot_both_pass_a_cap_only_one_fits(tmp_path, monkeypatch):
+    """The cap is checked and the job recorded as one ledger transaction: the second
+    submitter, in its own connection as another process would be, waits and is refused."""
+    import threading
+    import time as _time
+
+    from genplate.core import budget as B
+    from genplate.core import ledger as L
+    from genplate.core.jobs import PublishSpec, submit
+    from genplate.core.request import ShotRequest
+
+    ledger = L.Ledger(tmp_path / "l.db")
+    B.set_cap("ad", 1.0, data_dir=tmp_path)
+    monkeypatch.setattr(B, "_data_dir", lambda _ledger: tmp_path)
+    real = L.Ledger.committed
+
+    def slow_committed(self, project=None):  # widen the window between reading and recording
+        value = real(self, project)
+        _time.sleep(0.3)
+        return value
+
+    monkeypatch.setattr(L.Ledger, "committed", slow_committed)
+    request = ShotRequest(prompt="a van at dusk", resolution="720p", hdr=True)  # $0.60
+    outcomes: list[str] = []
+    start = threading.Barrier(2)
+
+    def submitter():
+        start.wait()
+        try:
+            with B.admitted(ledger, "ad", [request.estimate().usd]):
+                submit(ledger, request, PublishSpec(root=str(tmp_path), shot="s", name="n"),
+                       "luma", project="ad")
+            outcomes.append("admitted")
+        except B.BudgetExceeded:
+            outcomes.append("refused")
+
+    threads = [threading.Thread(target=submitter) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert sorted(outcomes) == ["admitted", "refused"]
+    assert len(ledger.jobs()) == 1 and ledger.committed("ad") == pytest.approx(0.60)
