@@ -168,7 +168,14 @@ class JobRunner:
             if job.state == L.DELIVERED:
                 job = self._fetch(job, backend, reporter, token)
             if job.state in (L.FETCHED, L.INGESTING):
-                job = self._ingest(job, reporter, token)
+                try:
+                    job = self._ingest(job, reporter, token)
+                except (Cancelled, KeyboardInterrupt):
+                    raise
+                except Exception as exc:
+                    # The delivery is paid for and on disk: keep it, so `genplate resume`
+                    # publishes it once the cause (an option, a config, a disk) is fixed.
+                    job = _keep_resumable(ledger, job.id, "publishing failed", exc)
         except Cancelled:
             job = ledger.advance(job.id, L.CANCELLED, "cancelled by the user",
                                  message="cancelled", error=None)

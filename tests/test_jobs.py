@@ -241,3 +241,25 @@ def test_a_final_backend_error_while_following_fails_the_job(tmp_path):
 
     done = _runner(ledger, Refusing(["queued"])).run(job.id)
     assert done.state == L.FAILED and "401" in done.error
+
+
+def test_a_delivery_that_fails_to_publish_stays_resumable(tmp_path, monkeypatch):
+    """Paid for and downloaded: a failure while publishing keeps the files and the job."""
+    from genplate.core import jobs as J
+
+    ledger = L.Ledger(tmp_path / "l.db")
+    job = _job(ledger, tmp_path)
+    backend = ScriptedBackend(["completed"])
+    ledger.claim_create(job.id)
+    ledger.advance(job.id, L.SUBMITTED, remote_id="gen-1")
+    ledger.advance(job.id, L.DELIVERED)
+    ledger.advance(job.id, L.FETCHED, files=[{"path": str(tmp_path / "output-0.mp4"), "kind": "mp4"}])
+
+    def broken(self, job, reporter, token):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(J.JobRunner, "_ingest", broken)
+    parked = _runner(ledger, backend).run(job.id)
+    assert parked.state == L.FETCHED and "No space left" in parked.error
+    assert f"genplate resume {job.id}" in parked.error
+    assert [j.id for j in L.iter_unfinished(ledger)] == [job.id] and backend.creates == []
