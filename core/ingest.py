@@ -345,9 +345,10 @@ def ingest(paths: list[Path], staging, options: Optional[IngestOptions] = None, 
         workers = max(1, options.workers or os.cpu_count() or 1)
         oiio.attribute("threads", workers)
         oiio.attribute("exr_threads", workers)
+        thumb = _Thumbnail(info, working, Path(staging.thumbnail_path), options.thumbnail_width)
         common = dict(info=info, working=working, chroma=chroma, interop=interop,
                       attributes=attributes, options=options, staging=staging,
-                      workers=workers, progress=progress, cancel=cancel)
+                      workers=workers, progress=progress, cancel=cancel, thumb=thumb)
         if delivery == "exr":
             result = _ingest_exr(chosen, **common)
         else:
@@ -360,10 +361,10 @@ def ingest(paths: list[Path], staging, options: Optional[IngestOptions] = None, 
     if hasher.error is not None:
         raise IngestError(f"cannot read a delivered file to hash it: {hasher.error}")
     result.sources = files
-    middle = staging.frame_path(result.first + result.count // 2)
-    display_cpu = oproc.display_processor(info, working)
-    X.write_thumbnail(Path(middle), Path(staging.thumbnail_path), display_cpu,
-                      options.thumbnail_width)
+    if thumb.made != result.count // 2:  # fewer frames came than announced
+        middle = staging.frame_path(result.first + result.count // 2)
+        X.write_thumbnail(Path(middle), Path(staging.thumbnail_path), thumb.display(),
+                          options.thumbnail_width)
     result.seconds = time.monotonic() - started
     return result
 
@@ -412,7 +413,8 @@ def _out_depth(options: IngestOptions):
 
 
 def _ingest_video(chosen: tuple[SourceFile, V.VideoProbe], *, info, working, chroma, interop,
-                  attributes, options, staging, workers, progress, cancel) -> IngestResult:
+                  attributes, options, staging, workers, progress, cancel,
+                  thumb: "_Thumbnail") -> IngestResult:
     source, probe = chosen
     source.used = True
     mode = options.hdr_mode if probe.hdr else options.sdr_mode
@@ -454,6 +456,7 @@ def _ingest_video(chosen: tuple[SourceFile, V.VideoProbe], *, info, working, chr
     out_size = np.dtype(out_dtype).itemsize
     local = threading.local()
     first = options.first_frame
+    thumb.index = probe.frames // 2 if probe.frames else None
 
     def produce(put) -> int:
         count = 0
@@ -485,6 +488,8 @@ def _ingest_video(chosen: tuple[SourceFile, V.VideoProbe], *, info, working, chr
         X.write_frame(Path(staging.frame_path(frame)), out, fspec.spec_for(frame))
         if extras:
             extras.add(index, frame, out)
+        if index == thumb.index:
+            thumb.make(index, out)
 
     extras = O.Extras(options.outputs, info, working, staging, width=w, height=h, fps=probe.fps,
                       attributes=fspec.attributes, workers=workers)
@@ -516,7 +521,8 @@ def _ingest_video(chosen: tuple[SourceFile, V.VideoProbe], *, info, working, chr
 
 
 def _ingest_exr(chosen: list[SourceFile], *, info, working, chroma, interop, attributes,
-                options, staging, workers, progress, cancel) -> IngestResult:
+                options, staging, workers, progress, cancel,
+                thumb: "_Thumbnail") -> IngestResult:
     frames = X.main_sequence([f.path for f in chosen])
     in_use = set(frames)
     for f in chosen:
@@ -557,6 +563,17 @@ def _ingest_exr(chosen: list[SourceFile], *, info, working, chroma, interop, att
     w, h = probe.width, probe.height
     size = 2 if read_type == "half" else 4
     first = options.first_frame
+    thumb.index = len(frames) // 2
+    # frames extracted from a zip into scratch go as soon as they are converted, in the
+    # workers, rather than in one serial delete of the whole extraction at the end
+    scratch_frames = {f.path for f in chosen if f.archive is not None}
+
+    def belongs(p: X.ExrProbe) -> tuple[int, int, int]:
+        if (p.width, p.height) != (w, h):
+            raise IngestError(f"{p.path}: {p.width}x{p.height}, the first frame was {w}x{h}")
+        if p.chromaticities != probe.chromaticities:
+            raise IngestError(f"{p.path}: its chromaticities differ from the first frame's")
+        return p.rgb
 
     def produce(put) -> int:
         for index, path in enumerate(frames):
@@ -565,12 +582,7 @@ def _ingest_exr(chosen: list[SourceFile], *, info, working, chroma, interop, att
 
     def convert(item) -> None:
         index, path = item
-        p = X.probe_exr(path) if index else probe
-        if (p.width, p.height) != (w, h):
-            raise IngestError(f"{path}: {p.width}x{p.height}, the first frame was {w}x{h}")
-        if p.chromaticities != probe.chromaticities:
-            raise IngestError(f"{path}: its chromaticities differ from the first frame's")
-        pixels = X.read_rgb(path, p.rgb, read_type)
+        _, pixels = X.read_frame(path, read_type, belongs)
         if cpu is not None:
             desc = ocio.PackedImageDesc(pixels, w, h, 3, depth, size, 3 * size, 3 * size * w)
             cpu.apply(desc)
@@ -578,6 +590,10 @@ def _ingest_exr(chosen: list[SourceFile], *, info, working, chroma, interop, att
         X.write_frame(Path(staging.frame_path(frame)), pixels, fspec.spec_for(frame))
         if extras:
             extras.add(index, frame, pixels)
+        if index == thumb.index:
+            thumb.make(index, pixels)
+        if path in scratch_frames:
+            path.unlink(missing_ok=True)
 
     extras = O.Extras(options.outputs, info, working, staging, width=w, height=h, fps=fps,
                       attributes=fspec.attributes, workers=workers)
@@ -599,6 +615,25 @@ def _ingest_exr(chosen: list[SourceFile], *, info, working, chroma, interop, att
         sdr_mode=options.sdr_mode, transform=transform, assumed=assumed, sources=[],
         delivery="exr", compression=options.compression, pixel_type=options.pixel_type,
         timecode=tc, seconds=0.0, source_detail=detail, outputs=outputs)
+
+
+class _Thumbnail:
+    """The take's thumbnail, made by the worker that converts the middle frame, from that
+    frame's pixels in memory: off the serial end of the ingest, and without reading the frame
+    back (the PNG is the same, see ingest_exr.thumbnail). ``ingest`` falls back to reading
+    the written middle frame when the clip had fewer frames than announced."""
+
+    def __init__(self, info, working: str, path: Path, width: int) -> None:
+        self.info, self.working, self.path, self.width = info, working, path, width
+        self.index: Optional[int] = None  # the middle of the frames announced
+        self.made: Optional[int] = None
+
+    def display(self):
+        return oproc.display_processor(self.info, self.working)
+
+    def make(self, index: int, pixels: np.ndarray) -> None:
+        X.thumbnail(pixels, self.path, self.display(), self.width)
+        self.made = index
 
 
 class _Hasher(threading.Thread):

@@ -146,45 +146,57 @@ def probe_exr(path: Path) -> ExrProbe:
     if inp is None:
         raise ExrError(f"{path}: not an EXR OpenImageIO can read ({oiio.geterror()})")
     try:
-        spec = inp.spec()
-        names = tuple(spec.channelnames)
-        index = {n: i for i, n in enumerate(names)}
-        # Bare R,G,B, else the first layer that has all three (e.g. "rgba.R").
-        rgb = None
-        if all(c in index for c in "RGB"):
-            rgb = (index["R"], index["G"], index["B"])
-        else:
-            for name in names:
-                if name.endswith(".R"):
-                    layer = name[:-1]
-                    if layer + "G" in index and layer + "B" in index:
-                        rgb = (index[name], index[layer + "G"], index[layer + "B"])
-                        break
-        if rgb is None:
-            raise ExrError(f"{path}: no R, G, B channels (it has {', '.join(names)})")
-        chroma = spec.getattribute("chromaticities")
-        fps = spec.getattribute("FramesPerSecond")
-        full_w = spec.full_width or spec.width
-        full_h = spec.full_height or spec.height
-        if (spec.x, spec.y, spec.width, spec.height) != (spec.full_x, spec.full_y, full_w, full_h):
-            raise ExrError(f"{path}: its data window differs from its display window; genplate "
-                           f"reads full-frame plates only")
-        return ExrProbe(
-            path=path, width=spec.width, height=spec.height, channels=names, rgb=rgb,
-            pixel_type=str(spec.format), compression=str(spec.getattribute("compression") or ""),
-            chromaticities=tuple(float(v) for v in chroma) if chroma else None,
-            fps=Fraction(int(fps[0]), int(fps[1])) if fps and fps[1] else None,
-            interop_id=spec.getattribute("colorInteropID") or None)
+        return _probe_spec(path, inp.spec())
     finally:
         inp.close()
 
 
+def _probe_spec(path: Path, spec) -> ExrProbe:
+    names = tuple(spec.channelnames)
+    index = {n: i for i, n in enumerate(names)}
+    # Bare R,G,B, else the first layer that has all three (e.g. "rgba.R").
+    rgb = None
+    if all(c in index for c in "RGB"):
+        rgb = (index["R"], index["G"], index["B"])
+    else:
+        for name in names:
+            if name.endswith(".R"):
+                layer = name[:-1]
+                if layer + "G" in index and layer + "B" in index:
+                    rgb = (index[name], index[layer + "G"], index[layer + "B"])
+                    break
+    if rgb is None:
+        raise ExrError(f"{path}: no R, G, B channels (it has {', '.join(names)})")
+    chroma = spec.getattribute("chromaticities")
+    fps = spec.getattribute("FramesPerSecond")
+    full_w = spec.full_width or spec.width
+    full_h = spec.full_height or spec.height
+    if (spec.x, spec.y, spec.width, spec.height) != (spec.full_x, spec.full_y, full_w, full_h):
+        raise ExrError(f"{path}: its data window differs from its display window; genplate "
+                       f"reads full-frame plates only")
+    return ExrProbe(
+        path=path, width=spec.width, height=spec.height, channels=names, rgb=rgb,
+        pixel_type=str(spec.format), compression=str(spec.getattribute("compression") or ""),
+        chromaticities=tuple(float(v) for v in chroma) if chroma else None,
+        fps=Fraction(int(fps[0]), int(fps[1])) if fps and fps[1] else None,
+        interop_id=spec.getattribute("colorInteropID") or None)
+
+
 def read_rgb(path: Path, rgb: tuple[int, int, int], dtype: str = "half") -> np.ndarray:
     """The R, G, B channels of a frame as a contiguous (h, w, 3) array."""
+    return read_frame(path, dtype, lambda p: rgb)[1]
+
+
+def read_frame(path: Path, dtype: str, check) -> tuple[ExrProbe, np.ndarray]:
+    """A frame's probe and its R, G, B pixels from one open of the file (a sequence's frames
+    are each checked against the first, and a second open per frame costs a header parse);
+    ``check(probe)`` raises if the frame does not belong and returns the R, G, B indices."""
     inp = oiio.ImageInput.open(str(path))
     if inp is None:
         raise ExrError(f"{path}: cannot read ({oiio.geterror()})")
     try:
+        probe = _probe_spec(path, inp.spec())
+        rgb = check(probe)
         lo, hi = min(rgb), max(rgb)
         if list(rgb) == list(range(lo, lo + 3)):
             pixels = inp.read_image(0, 0, lo, lo + 3, dtype)
@@ -193,7 +205,7 @@ def read_rgb(path: Path, rgb: tuple[int, int, int], dtype: str = "half") -> np.n
             pixels = whole[..., [c - lo for c in rgb]]
         if pixels is None:
             raise ExrError(f"{path}: cannot read pixels ({inp.geterror()})")
-        return np.ascontiguousarray(pixels.reshape(pixels.shape[0], pixels.shape[1], 3))
+        return probe, np.ascontiguousarray(pixels.reshape(pixels.shape[0], pixels.shape[1], 3))
     finally:
         inp.close()
 
@@ -232,7 +244,13 @@ def write_thumbnail(frame_path: Path, png_path: Path, display_cpu, max_width: in
     forward view to a few pixels.
     """
     probe = probe_exr(frame_path)
-    pixels = read_rgb(frame_path, probe.rgb, "float")
+    thumbnail(read_rgb(frame_path, probe.rgb, "float"), png_path, display_cpu, max_width)
+
+
+def thumbnail(pixels: np.ndarray, png_path: Path, display_cpu, max_width: int = 480) -> None:
+    """``write_thumbnail`` from a frame's pixels in memory: the very values written to its EXR
+    (float16 is widened exactly), so the PNG is the same as one made by reading it back."""
+    pixels = np.asarray(pixels, dtype=np.float32)
     factor = max(1, -(-pixels.shape[1] // max_width))
     if factor > 1:
         h = pixels.shape[0] // factor * factor
