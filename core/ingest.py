@@ -9,6 +9,9 @@ OCIO processor for the clip (color.md §5) and streams frames through it:
 
 OCIO's ``apply``, numpy's gathers and OIIO's ``write_image`` all release the GIL, so the workers
 overlap on every core, and the bounded queue keeps memory flat whatever the clip's length.
+Nothing runs serially after the last frame: the worker that converts the middle frame makes
+the thumbnail from its pixels, the delivery is hashed alongside, and frames extracted from a
+zip are deleted by the workers as they go.
 Video goes through the exact processor memoised per Y'CbCr triple (genplate.ocio.memo: same
 results, a fraction of the ACES 2.0 inverse's cost). The caller (core/jobs.py,
 core/cli_colour.py) publishes the staging folder afterwards.

@@ -17,8 +17,8 @@ from genplate.ocio import ConfigError
 from genplate.ocio import config as C
 from genplate.ocio import processors as P
 
-from test_ingest_media import (AP0, FakeStaging, aces_frames, make_clip, patch_means, read_exr,
-                               write_exr_sequence, zip_files)
+from test_ingest_media import (AP0, FakeStaging, aces_frames, make_clip, patch_means, patch_rgb,
+                               read_exr, write_exr_sequence, zip_files)
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")
@@ -357,6 +357,33 @@ def test_thumbnail_is_the_middle_frame_through_the_default_view(tmp_path):
     # display-match then the default view: the grey comes back as (about) the grey it was
     pixels = thumb.get_pixels(oiio.FLOAT)
     assert 0.45 < float(np.median(pixels)) < 0.6
+
+
+@pytest.mark.parametrize("delivery", ["video", "exr zip"])
+def test_thumbnail_made_in_memory_is_the_one_read_back_from_the_middle_frame(
+        tmp_path, delivery, exr_delivery):
+    """The worker converting the middle frame makes the thumbnail from its pixels; it must be
+    the very PNG that reading the written frame back gives."""
+    import OpenImageIO as oiio
+    from genplate.core import ingest_exr as X
+
+    if delivery == "video":
+        path = make_clip(tmp_path / "wide.mp4", "sdr", frames=5,
+                         rgb=patch_rgb(4, 24, seed=5, top=0.95)).path
+    else:
+        path = exr_delivery[2]
+    staging, result = _ingest(tmp_path, [path], thumbnail_width=40)
+    middle = staging.frame_path(result.first + result.count // 2)
+    again = tmp_path / "again.png"
+    X.write_thumbnail(middle, again, P.display_processor(result.config, result.working_space), 40)
+
+    def pixels(png):
+        return oiio.ImageBuf(str(png)).get_pixels(oiio.UINT8)
+
+    made, expected = pixels(staging.thumbnail_path), pixels(again)
+    assert made.shape == expected.shape and made.shape[1] <= 40
+    assert np.array_equal(made, expected)
+    assert len(np.unique(made.reshape(-1, 3), axis=0)) > 4  # a picture, not a flat grey
 
 
 def test_processors_are_reused_between_clips(tmp_path, media):
