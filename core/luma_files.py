@@ -54,14 +54,10 @@ class MediaResolver:
         self.uploaded: list[str] = []  # file ids uploaded (or reused) for this request
 
     def __call__(self, ref: MediaRef) -> dict:
-        if ref.url:
-            return {"url": ref.url}
-        if ref.generation_id:
-            return {"generation_id": ref.generation_id}
-        if ref.file_id:
-            return {"file_id": ref.file_id}
+        """The API ref for a local file (request.to_api_payload passes URLs and ids through
+        itself and asks only for local paths)."""
         if not ref.path:
-            raise LumaError("a media ref has neither a path, a URL, a generation id nor a file id")
+            raise LumaError("only a local file needs resolving; URLs and ids are sent as they are")
         path = Path(ref.path)
         if not path.is_file():
             raise LumaError(f"input file not found: {path} (nothing was sent)")
