@@ -50,21 +50,13 @@ from pathlib import Path
 
 import numpy as np
 
+from machine import cpu_model  # bench/machine.py (scripts run from bench/)
+
 HERE = Path(__file__).resolve()
 W, H = 1920, 1080
 CONFIG_OIIO = "ocio://studio-config-v4.0.0_aces-v2.0_ocio-v2.5"  # what OIIO's OCIO 2.5.1 knows
 SDR_DISPLAY, SDR_VIEW = "Rec.1886 Rec.709 - Display", "ACES 2.0 - SDR 100 nits (Rec.709)"
 PQ_DISPLAY, PQ_VIEW = "Rec.2100-PQ - Display", "ACES 2.0 - HDR 1000 nits (Rec.2020)"
-
-
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 # -- synthesising the deliveries ------------------------------------------------------------------

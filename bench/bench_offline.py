@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import shutil
 import tempfile
 import time
@@ -29,21 +28,12 @@ from pathlib import Path
 
 import numpy as np
 
+from machine import cpu_model  # bench/machine.py (scripts run from bench/)
 from genplate.core.render import Inputs, colour, compose, media, render
 from genplate.core.render.scene import build_scene
 from genplate.core.request import ShotRequest
 
 PROMPT = "a red balloon drifting over a harbour at noon, slow push in"
-
-
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 class Clock:

@@ -210,6 +210,17 @@ def choose_delivery(files: list[SourceFile]) -> tuple[str, list[SourceFile]]:
 
 # -- the pipeline ----------------------------------------------------------------------------
 
+def _offer(q: "queue.Queue", item, stop: threading.Event) -> bool:
+    """Put ``item`` on a bounded queue unless ``stop`` is set first; False if it was."""
+    while not stop.is_set():
+        try:
+            q.put(item, timeout=0.1)
+            return True
+        except queue.Full:
+            continue
+    return False
+
+
 class _Stop(Exception):
     pass
 
@@ -227,14 +238,8 @@ def _run_pipeline(produce: Callable[[Callable[[object], None]], int], convert: C
     stop = threading.Event()
 
     def put(item) -> None:
-        while True:
-            if stop.is_set():
-                raise _Stop()
-            try:
-                work.put(item, timeout=0.1)
-                return
-            except queue.Full:
-                continue
+        if not _offer(work, item, stop):
+            raise _Stop()
 
     def decoder() -> None:
         try:
@@ -247,12 +252,8 @@ def _run_pipeline(produce: Callable[[Callable[[object], None]], int], convert: C
         finally:
             # One end-of-work marker per worker; after a stop the workers leave on their own.
             for _ in range(workers):
-                while not stop.is_set():
-                    try:
-                        work.put(None, timeout=0.1)
-                        break
-                    except queue.Full:
-                        continue
+                if not _offer(work, None, stop):
+                    break
 
     def worker() -> None:
         while True:
