@@ -50,6 +50,7 @@ from pathlib import Path
 
 import numpy as np
 
+from genplate.core.ingest_video import ycbcr_frame
 from machine import cpu_model  # bench/machine.py (scripts run from bench/)
 
 HERE = Path(__file__).resolve()
@@ -136,13 +137,8 @@ def encode(path: Path, count: int, planes_of, *, codec: str, pix_fmt: str, optio
         for k, v in tags.items():
             setattr(stream.codec_context, k, v)
         for i, linear in enumerate(frames(count, seed)):
-            frame = av.VideoFrame(W, H, pix_fmt)
-            for plane, values in zip(frame.planes, planes_of(linear)):
-                view = np.frombuffer(plane, dtype=dtype).reshape(plane.height, -1)
-                view[:, :values.shape[1]] = values
-            for k, v in tags.items():
-                setattr(frame, k, v)
-            frame.pts = i
+            planes = [p.astype(dtype, copy=False) for p in planes_of(linear)]
+            frame = ycbcr_frame(planes, pix_fmt, tags=tags, pts=i)
             for packet in stream.encode(frame):
                 container.mux(packet)
         for packet in stream.encode():

@@ -34,6 +34,7 @@ from genplate.ocio import processors as oproc
 from genplate.ocio import sources as S
 
 from . import ingest_exr as X
+from .ingest_video import ycbcr_frame
 
 OUTPUTS = ("aces-archive", "dpx10", "dpx12", "tiff16", "review-sdr", "review-hdr")
 LUT_SIZE = 65
@@ -303,13 +304,8 @@ class MovieWriter:
                         index = self._next
                         self._next += 1
                         self._cond.notify_all()
-                    frame = av.VideoFrame(self.width, self.height, self.kind.pix_fmt)
-                    for plane, values in zip(frame.planes, planes):
-                        view = np.frombuffer(plane, dtype=dtype).reshape(plane.height, -1)
-                        view[:, :values.shape[1]] = values
-                    for k, v in self.kind.tags.items():
-                        setattr(frame, k, v)
-                    frame.pts = index
+                    frame = ycbcr_frame([p.astype(dtype, copy=False) for p in planes],
+                                        self.kind.pix_fmt, tags=self.kind.tags, pts=index)
                     for packet in stream.encode(frame):
                         container.mux(packet)
                 for packet in stream.encode():

@@ -294,6 +294,21 @@ def planes_444(frame, plane_bits: int) -> tuple:
     return views, stride, frame
 
 
+def ycbcr_frame(planes, pix_fmt: str, *, tags: Optional[dict] = None, pts: int = 0):
+    """An ``av.VideoFrame`` from Y, Cb, Cr code planes (the reverse of ``planes_444``), with
+    the stream's colour tags on the frame: we write code values ourselves, never through
+    swscale's RGB conversion."""
+    height, width = planes[0].shape
+    frame = av.VideoFrame(width, height, pix_fmt)
+    for plane, values in zip(frame.planes, planes):
+        view = np.frombuffer(plane, dtype=np.dtype(values.dtype)).reshape(plane.height, -1)
+        view[:, :values.shape[1]] = values
+    for key, value in (tags or {}).items():
+        setattr(frame, key, value)
+    frame.pts = pts
+    return frame
+
+
 def iter_frames(path: Path) -> Iterator:
     """Every decoded frame of the first video stream, in order."""
     with open_video(path) as container:

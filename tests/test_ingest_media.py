@@ -16,6 +16,8 @@ from typing import Optional, Sequence
 
 import numpy as np
 
+from genplate.core.ingest_video import ycbcr_frame
+
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")
     import colour  # noqa: E402
@@ -97,15 +99,8 @@ def encode(path: Path, planes: Sequence[np.ndarray], *, frames: int, pix_fmt: st
         for key, value in tags.items():
             setattr(stream.codec_context, key, value)
         for i in range(frames):
-            frame = av.VideoFrame(w, h, pix_fmt)
-            for plane, values in zip(frame.planes, planes):
-                shifted = np.roll(values, 2 * i, axis=1) if roll else values
-                view = np.frombuffer(plane, dtype=dtype).reshape(
-                    plane.height, plane.line_size // np.dtype(dtype).itemsize)
-                view[:, :shifted.shape[1]] = shifted.astype(dtype)
-            for key, value in tags.items():
-                setattr(frame, key, value)
-            frame.pts = i
+            shifted = [(np.roll(v, 2 * i, axis=1) if roll else v).astype(dtype) for v in planes]
+            frame = ycbcr_frame(shifted, pix_fmt, tags=tags, pts=i)
             for packet in stream.encode(frame):
                 container.mux(packet)
         for packet in stream.encode():
