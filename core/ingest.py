@@ -210,6 +210,17 @@ def choose_delivery(files: list[SourceFile]) -> tuple[str, list[SourceFile]]:
 
 # -- the pipeline ----------------------------------------------------------------------------
 
+def _publish_frame(staging, fspec, extras, thumb, first: int, index: int, pixels) -> None:
+    """Everything a converted frame becomes, whatever the delivery: the EXR frame, the extra
+    outputs, and the thumbnail when it is the middle frame."""
+    frame = first + index
+    X.write_frame(Path(staging.frame_path(frame)), pixels, fspec.spec_for(frame))
+    if extras:
+        extras.add(index, frame, pixels)
+    if index == thumb.index:
+        thumb.make(index, pixels)
+
+
 def _offer(q: "queue.Queue", item, stop: threading.Event) -> bool:
     """Put ``item`` on a bounded queue unless ``stop`` is set first; False if it was."""
     while not stop.is_set():
@@ -488,12 +499,7 @@ def _ingest_video(chosen: tuple[SourceFile, V.VideoProbe], *, info, working, chr
             dst = ocio.PackedImageDesc(out, w, h, 3, out_depth, out_size, 3 * out_size,
                                        3 * out_size * w)
             cpu.apply(src, dst)
-        frame = first + index
-        X.write_frame(Path(staging.frame_path(frame)), out, fspec.spec_for(frame))
-        if extras:
-            extras.add(index, frame, out)
-        if index == thumb.index:
-            thumb.make(index, out)
+        _publish_frame(staging, fspec, extras, thumb, first, index, out)
 
     extras = O.Extras(options.outputs, info, working, staging, width=w, height=h, fps=probe.fps,
                       attributes=fspec.attributes, workers=workers)
@@ -590,12 +596,7 @@ def _ingest_exr(chosen: list[SourceFile], *, info, working, chroma, interop, att
         if cpu is not None:
             desc = ocio.PackedImageDesc(pixels, w, h, 3, depth, size, 3 * size, 3 * size * w)
             cpu.apply(desc)
-        frame = first + index
-        X.write_frame(Path(staging.frame_path(frame)), pixels, fspec.spec_for(frame))
-        if extras:
-            extras.add(index, frame, pixels)
-        if index == thumb.index:
-            thumb.make(index, pixels)
+        _publish_frame(staging, fspec, extras, thumb, first, index, pixels)
         if path in scratch_frames:
             path.unlink(missing_ok=True)
 
