@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from dataclasses import replace
 from pathlib import Path
 
 from . import ledger as L
@@ -136,7 +135,6 @@ def _detach_batch(args, ledger, request, publish, backend: str, seed: int) -> in
     import subprocess
 
     from .drafts import DraftsError, sheet_path, submit_batch
-    from .jobs import job_dir
     from .judge import write_json_atomic
 
     cli = _cli()

@@ -205,7 +205,7 @@ class ShotRequest:
                     raise RequestError(name, "set", f"only for type video (this is {self.type})")
             if self.keyframes:
                 raise RequestError("keyframes", len(self.keyframes),
-                                   f"only for type video (video_edit has its own, in edit)")
+                                   "only for type video (video_edit has its own, in edit)")
         if self.keyframes:
             if self.start_frame is not None or self.end_frame is not None:
                 raise RequestError("keyframes", len(self.keyframes),

@@ -18,7 +18,6 @@ import re
 import shutil
 import time
 import unicodedata
-import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional

@@ -17,6 +17,7 @@ import pytest
 pytest.importorskip("pytestqt")
 
 from genplate.panel import commands as C  # noqa: E402
+from panel_stub import install_stub  # noqa: E402
 from genplate.panel.diagnostics import StallMeter  # noqa: E402
 from genplate.panel.engine import EngineClient, JobMonitor  # noqa: E402
 from genplate.panel.host import HostAdapter  # noqa: E402
@@ -179,24 +180,8 @@ class RecordingHost(HostAdapter):
 
 @pytest.fixture
 def stub(tmp_path, monkeypatch):
-    script = tmp_path / "stub_genplate.py"
-    script.write_text(STUB)
-    state = tmp_path / "stub_state.json"
-    monkeypatch.setenv("STUB_STATE", str(state))
-    monkeypatch.setenv("GENPLATE_ENGINE", f"{sys.executable} {script}")
     monkeypatch.setenv("GENPLATE_CONFIG_DIR", str(tmp_path / "config"))
-
-    class Stub:
-        root = tmp_path / "takes"
-        log = state.with_suffix(".log")
-
-        def calls(self):
-            if not self.log.exists():
-                return []
-            return [json.loads(line) for line in self.log.read_text().splitlines()]
-
-    Stub.root.mkdir()
-    return Stub()
+    return install_stub(tmp_path, monkeypatch, STUB)
 
 
 @pytest.fixture

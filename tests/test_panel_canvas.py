@@ -19,6 +19,7 @@ pytest.importorskip("pytestqt")
 
 from genplate.core.annotate import strokes_from_json, strokes_to_json  # noqa: E402
 from genplate.panel import commands as C  # noqa: E402
+from panel_stub import install_stub  # noqa: E402
 from genplate.panel.canvas import DEFAULT_PIN_RADIUS, AnnotationCanvas, AnnotationWindow  # noqa: E402
 from genplate.panel.engine import EngineClient  # noqa: E402
 from genplate.panel.panel import GenplatePanel  # noqa: E402
@@ -324,15 +325,8 @@ ANNOTATE_STUB = STUB.replace("\ncmd = argv[0]\n", "\ncmd = argv[0]\n" + textwrap
 @pytest.fixture
 def annotate_stub(tmp_path, monkeypatch):
     assert ANNOTATE_STUB != STUB
-    script = tmp_path / "stub_genplate.py"
-    script.write_text(ANNOTATE_STUB)
-    state = tmp_path / "stub_state.json"
-    monkeypatch.setenv("STUB_STATE", str(state))
-    monkeypatch.setenv("GENPLATE_ENGINE", f"{sys.executable} {script}")
-    root = tmp_path / "takes"
-    root.mkdir()
-    log = state.with_suffix(".log")
-    return root, lambda: [json.loads(x) for x in log.read_text().splitlines()] if log.exists() else []
+    engine = install_stub(tmp_path, monkeypatch, ANNOTATE_STUB)
+    return engine.root, engine.calls
 
 
 def test_generate_after_use_sends_the_keyframes_and_the_strokes_file(qtbot, tmp_path,

@@ -21,6 +21,7 @@ import pytest
 pytest.importorskip("pytestqt")
 
 from genplate.panel import commands as C  # noqa: E402
+from panel_stub import install_stub  # noqa: E402
 from genplate.panel.panel import GenplatePanel, take_label, take_tooltip  # noqa: E402
 from genplate.panel.qt import QtGui, Qt  # noqa: E402
 from genplate.panel.diagnostics import StallMeter  # noqa: E402
@@ -58,23 +59,7 @@ DRAFTS_STUB = (STUB
 @pytest.fixture
 def stub(tmp_path, monkeypatch):
     assert DRAFTS_STUB.count("rec.get(\"scores\")") == 1 and 'cmd == "drafts"' in DRAFTS_STUB
-    script = tmp_path / "stub_genplate.py"
-    script.write_text(DRAFTS_STUB)
-    state = tmp_path / "stub_state.json"
-    monkeypatch.setenv("STUB_STATE", str(state))
-    monkeypatch.setenv("GENPLATE_ENGINE", f"{sys.executable} {script}")
-    root = tmp_path / "takes"
-    root.mkdir()
-    log = state.with_suffix(".log")
-
-    class Stub:
-        def __init__(self):
-            self.root = root
-
-        def calls(self):
-            return [json.loads(x) for x in log.read_text().splitlines()] if log.exists() else []
-
-    return Stub()
+    return install_stub(tmp_path, monkeypatch, DRAFTS_STUB)
 
 
 def make_panel(qtbot, host):
