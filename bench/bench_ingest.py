@@ -50,7 +50,7 @@ from pathlib import Path
 
 import numpy as np
 
-from genplate.core.ingest_video import ycbcr_frame
+from genplate.core.ingest.video import ycbcr_frame
 from machine import cpu_model  # bench/machine.py (scripts run from bench/)
 
 HERE = Path(__file__).resolve()
@@ -246,7 +246,7 @@ def peak_rss_mb() -> float:
 def child_ingest(args) -> None:
     """(in the child) one ingest, timed, with its peak RSS."""
     sys.path.insert(0, str(HERE.parents[1] / "tests"))
-    from genplate.core.ingest import IngestOptions, ingest
+    from genplate.core.ingest.convert import IngestOptions, ingest
 
     class Staging:
         def __init__(self, folder: Path) -> None:
@@ -274,7 +274,7 @@ def child_floor(args) -> None:
 
     import OpenImageIO as oiio
 
-    from genplate.core import ingest_exr as X
+    from genplate.core.ingest import exr as X
 
     folder = Path(args.child_floor)
     paths = sorted(folder.glob("out.*.exr"))

@@ -7,8 +7,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from genplate.core.annotate import (AnnotationError, Stroke, in_force, keyframe_indexes, propose,
-                                    strokes_from_json, strokes_to_json)
+from genplate.core.review.annotate import (AnnotationError, Stroke, in_force, keyframe_indexes,
+                                           propose, strokes_from_json, strokes_to_json)
 
 W, H = 160, 90
 RED = np.array([230, 20, 20], np.uint8)
@@ -193,8 +193,8 @@ def test_the_annotate_command_writes_keyframes_and_prints_the_proposal(tmp_path,
     """What the panel calls: strokes file + grabbed frame in, keyframe PNGs and prompt out."""
     import OpenImageIO as oiio
 
-    from genplate.core import cli
-    from genplate.core.contact_sheet import write_png
+    from genplate.core.cli import main as cli
+    from genplate.core.review.contact_sheet import write_png
 
     frame = write_png(tmp_path / "grab.png", frame_with_subject())
     strokes = tmp_path / "strokes.json"

@@ -5,9 +5,9 @@ import json
 
 import pytest
 
-from genplate.core import budget as B
-from genplate.core import ledger as L
-from genplate.core.budget import BudgetExceeded
+from genplate.core.jobs import budget as B
+from genplate.core.jobs import ledger as L
+from genplate.core.jobs.budget import BudgetExceeded
 
 
 @pytest.fixture
@@ -104,9 +104,9 @@ def test_two_submitters_at_once_cannot_both_pass_a_cap_only_one_fits(tmp_path, m
     import threading
     import time as _time
 
-    from genplate.core import budget as B
-    from genplate.core import ledger as L
-    from genplate.core.jobs import PublishSpec, submit
+    from genplate.core.jobs import budget as B
+    from genplate.core.jobs import ledger as L
+    from genplate.core.jobs.runner import PublishSpec, submit
     from genplate.core.request import ShotRequest
 
     ledger = L.Ledger(tmp_path / "l.db")

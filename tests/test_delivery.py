@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from genplate.core.delivery import MANIFEST, ArchiveError, extract_zip, sniff_kind
+from genplate.core.delivery.unpack import MANIFEST, ArchiveError, extract_zip, sniff_kind
 from genplate.core.progress import Cancelled, CancelToken
 
 

@@ -14,12 +14,14 @@ import numpy as np
 import OpenImageIO as oiio
 import pytest
 
-from genplate.core import budget, cli, takes
-from genplate.core import ledger as L
-from genplate.core.budget import BudgetExceeded
-from genplate.core.drafts import DraftsError, draft_names, plan_requests, run_batch
-from genplate.core.jobs import PublishSpec
-from genplate.core.judge import JudgeConfig
+from genplate.core.jobs import budget
+from genplate.core.cli import main as cli
+from genplate.core.takes import take as takes
+from genplate.core.jobs import ledger as L
+from genplate.core.jobs.budget import BudgetExceeded
+from genplate.core.review.drafts import DraftsError, draft_names, plan_requests, run_batch
+from genplate.core.jobs.runner import PublishSpec
+from genplate.core.review.judge import JudgeConfig
 from genplate.core.request import ShotRequest
 
 N_FRAMES, W, H = 121, 64, 36
@@ -284,7 +286,7 @@ def test_a_retry_that_fails_does_not_hide_the_published_draft(tmp_path, ledger):
 @pytest.mark.parametrize("builtin_font", [False, True])
 def test_the_contact_sheet_writes_names_with_or_without_a_font(tmp_path, builtin_font):
     """OpenImageIO's fonts, or the built-in bitmap font where none is found."""
-    from genplate.core.contact_sheet import SheetEntry, write_contact_sheet
+    from genplate.core.review.contact_sheet import SheetEntry, write_contact_sheet
 
     thumb = np.full((90, 160, 3), 128, np.uint8)
     entries = [SheetEntry("kite_d01 v001", 1, thumb, ["ok  score 99.1"], "ok"),

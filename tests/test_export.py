@@ -9,11 +9,11 @@ from pathlib import Path
 import opentimelineio as otio
 import pytest
 
-from genplate.core import takes as T
-from genplate.core.export_nuke import (LATEST_TILE_COLOR, OLDER_TILE_COLOR, nuke_snippet,
-                                       tcl_quote, write_nuke_snippet)
-from genplate.core.export_otio import write_otio
-from genplate.core.takes import TakeError
+from genplate.core.takes import take as T
+from genplate.core.takes.export_nuke import (LATEST_TILE_COLOR, OLDER_TILE_COLOR, nuke_snippet,
+                                             tcl_quote, write_nuke_snippet)
+from genplate.core.takes.export_otio import write_otio
+from genplate.core.takes.take import TakeError
 
 from test_takes import publish_fake_take
 

@@ -24,8 +24,8 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 from genplate.core.backends.base import Output
-from genplate.core.delivery import ArchiveError
-from genplate.core.fetch import FetchedFile, FetchError, fetch_outputs
+from genplate.core.delivery.unpack import ArchiveError
+from genplate.core.delivery.fetch import FetchedFile, FetchError, fetch_outputs
 from genplate.core.progress import Cancelled, CancelToken
 
 FAST = dict(backoff=0.001, max_backoff=0.01, timeout=(2.0, 2.0), chunk_size=4096)
@@ -313,10 +313,10 @@ def test_retries_and_refreshes_are_logged_without_the_signature(store, tmp_path,
     store.fault("/v", "503", "truncate")
     store.expire()
     refresh = refresher(store, [("video", "/v")])
-    with caplog.at_level(logging.DEBUG, logger="genplate.core.fetch"):
+    with caplog.at_level(logging.DEBUG, logger="genplate.core.delivery.fetch"):
         fetch_outputs(tmp_path, [Output("video", store.url("/v"))], refresh=refresh,
                       progress=lambda *a: None, cancel=None, **FAST)
-    fetch_records = [r for r in caplog.records if r.name == "genplate.core.fetch"]
+    fetch_records = [r for r in caplog.records if r.name == "genplate.core.delivery.fetch"]
     assert len(fetch_records) >= 3  # the refresh, the 503, the broken body
     assert all(SECRET not in r.getMessage() for r in fetch_records)
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from genplate.core.ingest import IngestError, IngestOptions, ingest
+from genplate.core.ingest.convert import IngestError, IngestOptions, ingest
 from genplate.core.progress import Cancelled, CancelToken
 from genplate.ocio import ConfigError
 from genplate.ocio import config as C
@@ -365,7 +365,7 @@ def test_thumbnail_made_in_memory_is_the_one_read_back_from_the_middle_frame(
     """The worker converting the middle frame makes the thumbnail from its pixels; it must be
     the very PNG that reading the written frame back gives."""
     import OpenImageIO as oiio
-    from genplate.core import ingest_exr as X
+    from genplate.core.ingest import exr as X
 
     if delivery == "video":
         path = make_clip(tmp_path / "wide.mp4", "sdr", frames=5,

@@ -9,8 +9,8 @@ import sys
 import numpy as np
 import pytest
 
-from genplate.core import takes
-from genplate.core.cli import main
+from genplate.core.takes import take as takes
+from genplate.core.cli.main import main
 
 from test_ingest_media import aces_frames, make_clip, read_exr, write_exr_sequence, zip_files
 

@@ -16,7 +16,7 @@ from typing import Optional, Sequence
 
 import numpy as np
 
-from genplate.core.ingest_video import ycbcr_frame
+from genplate.core.ingest.video import ycbcr_frame
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")

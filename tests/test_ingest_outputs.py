@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from genplate.core.ingest import IngestError, IngestOptions, ingest
+from genplate.core.ingest.convert import IngestError, IngestOptions, ingest
 
 from test_ingest_media import FakeStaging, make_clip, patch_means, read_exr
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from genplate.core import ledger as L
+from genplate.core.jobs import ledger as L
 from genplate.core.backends.base import Backend, BackendError, Generation
-from genplate.core.jobs import JobRunner, PublishSpec, RetryPolicy, submit
+from genplate.core.jobs.runner import JobRunner, PublishSpec, RetryPolicy, submit
 from genplate.core.progress import CancelToken
 from genplate.core.request import ShotRequest
 
@@ -245,7 +245,7 @@ def test_a_final_backend_error_while_following_fails_the_job(tmp_path):
 
 def test_a_delivery_that_fails_to_publish_stays_resumable(tmp_path, monkeypatch):
     """Paid for and downloaded: a failure while publishing keeps the files and the job."""
-    from genplate.core import jobs as J
+    from genplate.core.jobs import runner as J
 
     ledger = L.Ledger(tmp_path / "l.db")
     job = _job(ledger, tmp_path)

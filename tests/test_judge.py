@@ -9,8 +9,8 @@ import numpy as np
 import OpenImageIO as oiio
 import pytest
 
-from genplate.core import judge as J
-from genplate.core.judge import Expected, JudgeConfig, JudgeError, measure_frames, rank
+from genplate.core.review import judge as J
+from genplate.core.review.judge import Expected, JudgeConfig, JudgeError, measure_frames, rank
 
 W, H, N = 96, 54, 25
 
@@ -206,7 +206,7 @@ def test_a_folder_without_take_json_is_refused(tmp_path):
 
 
 def test_the_judge_command_judges_takes_and_says_why(tmp_path, capsys):
-    from genplate.core import cli
+    from genplate.core.cli import main as cli
 
     take = tmp_path / "takes" / "sh010" / "t" / "v001"
     frames = clean_frames()

@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from genplate.core import ledger as L
+from genplate.core.jobs import ledger as L
 
 # Every path a job may take through the main job, as the runner walks it.
 HAPPY_PATH = [L.SUBMITTED, L.RUNNING, L.RUNNING, L.DELIVERED, L.FETCHED, L.INGESTING,

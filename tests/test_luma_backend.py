@@ -9,11 +9,11 @@ import time
 
 import pytest
 
-from genplate.core import ledger as L
+from genplate.core.jobs import ledger as L
 from genplate.core.backends.base import BackendError
-from genplate.core.backends.luma import LumaBackend, generation_from
-from genplate.core.luma_client import LumaClient, LumaError
-from genplate.core.luma_settings import LumaSettings
+from genplate.core.backends.luma.backend import LumaBackend, generation_from
+from genplate.core.backends.luma.client import LumaClient, LumaError
+from genplate.core.backends.luma.settings import LumaSettings
 from genplate.core.request import EditOptions, Keyframe, MediaRef, ReframeRect, ShotRequest
 
 from luma_emulator import TEST_KEY, LumaEmulator, make_image, make_mp4
@@ -162,7 +162,7 @@ def test_a_remembered_upload_the_service_lost_is_uploaded_again(emu, ledger, tmp
     backend.create(request, job_id=job_in(ledger, request).id)
     second = emu.create_bodies[1]["video"]["start_frame"]["file_id"]
     assert second != first and emu.files[second]["state"] == "ready"
-    from genplate.core.delivery import file_sha256
+    from genplate.core.delivery.unpack import file_sha256
 
     assert ledger.upload_for(file_sha256(frame), "luma") == second
 
@@ -320,7 +320,7 @@ def test_an_unknown_generation_is_a_plain_error(emu, ledger):
 
 
 def test_no_key_is_a_clear_error(ledger, monkeypatch):
-    from genplate.core.credentials import CredentialsError
+    from genplate.core.backends.luma.credentials import CredentialsError
 
     with pytest.raises(CredentialsError, match="genplate login"):
         LumaBackend(ledger)

@@ -15,8 +15,8 @@ import keyring
 import pytest
 from keyring.backend import KeyringBackend
 
-from genplate.core import credentials as C
-from genplate.core.cli import main
+from genplate.core.backends.luma import credentials as C
+from genplate.core.cli.main import main
 
 from luma_emulator import TEST_KEY, LumaEmulator
 

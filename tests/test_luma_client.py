@@ -8,8 +8,8 @@ import time
 import pytest
 import requests
 
-from genplate.core.luma_client import LumaClient, LumaError, SendFailure, never_sent
-from genplate.core.luma_settings import LumaSettings, LumaSettingsError
+from genplate.core.backends.luma.client import LumaClient, LumaError, SendFailure, never_sent
+from genplate.core.backends.luma.settings import LumaSettings, LumaSettingsError
 
 from luma_emulator import TEST_KEY, LumaEmulator
 

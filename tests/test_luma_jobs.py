@@ -12,11 +12,11 @@ from pathlib import Path
 
 import pytest
 
-from genplate.core import ledger as L
-from genplate.core.backends.luma import LumaBackend
-from genplate.core.jobs import JobRunner, PublishSpec, RetryPolicy, run_concurrently, submit
-from genplate.core.luma_client import LumaClient
-from genplate.core.luma_settings import LumaSettings
+from genplate.core.jobs import ledger as L
+from genplate.core.backends.luma.backend import LumaBackend
+from genplate.core.jobs.runner import JobRunner, PublishSpec, RetryPolicy, run_concurrently, submit
+from genplate.core.backends.luma.client import LumaClient
+from genplate.core.backends.luma.settings import LumaSettings
 from genplate.core.request import ShotRequest
 
 from luma_emulator import FAILURE_CODES, LumaEmulator

@@ -12,7 +12,7 @@ import numpy as np
 import OpenImageIO as oiio
 import pytest
 
-from genplate.core import ledger as L
+from genplate.core.jobs import ledger as L
 
 AP1 = (0.713, 0.293, 0.165, 0.830, 0.128, 0.044, 0.32168, 0.33767)
 TAKE_KEYS = {"schema", "shot", "name", "version", "kind", "job_id", "backend", "remote_id",

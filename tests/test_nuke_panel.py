@@ -126,7 +126,7 @@ def test_headless_generate_with_the_real_engine(nuke, tmp_path):
 
 
 def _end_workers() -> None:
-    from genplate.core import ledger as L
+    from genplate.core.jobs import ledger as L
 
     ledger = L.Ledger()
     for job in ledger.jobs():

@@ -24,7 +24,7 @@ def nuke_for(request):
 
 def publish(root, shot="sh010", name="harbour", version=1, colorspace="ACEScg",
             first=1001, last=1121, kind="draft"):
-    """A take folder as core/takes.py publishes it, and its summary as `takes --json` prints."""
+    """A take folder as core/takes/ publishes it, and its summary as `takes --json` prints."""
     d = root / shot / name / f"v{version:03d}"
     d.mkdir(parents=True)
     (d / "take.json").write_text(json.dumps({"shot": shot, "name": name, "version": version}))

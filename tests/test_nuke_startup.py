@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 import fake_nuke
-from genplate.core import install_nuke as I
+from genplate.core.install import nuke as I
 from genplate.panel import engine_config
 
 PLUGIN = Path(__file__).resolve().parent.parent / "plugins" / "nuke"

@@ -3,7 +3,7 @@
 What these tests cover honestly: the panel's side of the protocol - the command lines it
 builds, how it reads `--json` answers, polling, progress, cancel, takes with thumbnails,
 insert/promote/provenance, and that its event loop never stalls while doing so. The stand-in
-(`STUB` below) speaks the same JSON as core/cli.py but fakes the work; the same flows against
+(`STUB` below) speaks the same JSON as core/cli/ but fakes the work; the same flows against
 the real engine on the offline backend are in tests/test_panel_engine.py.
 """
 from __future__ import annotations

@@ -17,7 +17,7 @@ import pytest
 
 pytest.importorskip("pytestqt")
 
-from genplate.core.annotate import strokes_from_json, strokes_to_json  # noqa: E402
+from genplate.core.review.annotate import strokes_from_json, strokes_to_json  # noqa: E402
 from genplate.panel import commands as C  # noqa: E402
 from panel_stub import install_stub  # noqa: E402
 from genplate.panel.canvas import DEFAULT_PIN_RADIUS, AnnotationCanvas, AnnotationWindow  # noqa: E402
@@ -129,7 +129,7 @@ def test_strokes_drawn_with_the_mouse_come_out_as_the_engines_json(qtbot, canvas
     drawn = draw_scene(qtbot, canvas)
     out = canvas.strokes()
     assert out == drawn
-    # exactly the shape core/annotate.py reads: it parses and writes it back unchanged
+    # exactly the shape core/review/annotate.py reads: it parses and writes it back unchanged
     assert strokes_to_json(strokes_from_json(json.loads(json.dumps(out)))) == out
 
 
@@ -418,7 +418,7 @@ def test_the_real_engine_takes_the_drawn_keyframes_and_keeps_the_strokes(qtbot, 
                                                                         real_engine):
     """Propose, Use, Generate against the real engine: the queued job carries the proposal's
     keyframes and the strokes its take will record."""
-    from genplate.core import ledger as L
+    from genplate.core.jobs import ledger as L
     from test_panel_engine import _end_workers
 
     panel = GenplatePanel(RecordingHost(real_engine, tmp_path), poll_ms=60000,

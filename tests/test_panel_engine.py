@@ -17,7 +17,7 @@ import pytest
 pytest.importorskip("pytestqt")
 
 import fake_nuke  # noqa: E402
-from genplate.core import ledger as L  # noqa: E402
+from genplate.core.jobs import ledger as L  # noqa: E402
 from genplate.panel.diagnostics import StallMeter  # noqa: E402
 from genplate.panel.host import HostAdapter  # noqa: E402
 from genplate.panel.panel import GenplatePanel  # noqa: E402

@@ -8,11 +8,12 @@ import numpy as np
 import OpenImageIO as oiio
 import pytest
 
-from genplate.core import cli
-from genplate.core import ledger as L
-from genplate.core.promote import PromoteError, draft_frame, master_name, pinned_indexes, plan
+from genplate.core.cli import main as cli
+from genplate.core.jobs import ledger as L
+from genplate.core.review.promote import (PromoteError, draft_frame, master_name, pinned_indexes,
+                                          plan)
 from genplate.core.request import Keyframe, MediaRef, ShotRequest
-from genplate.core.takes import load_take
+from genplate.core.takes.take import load_take
 
 FRAMES = 121
 W, H = 64, 36
@@ -131,7 +132,7 @@ def test_promote_command_records_the_master_job_with_its_parent(tmp_path, monkey
     draft = ShotRequest.draft("a lighthouse at dusk")
     folder = make_draft(tmp_path / "takes", draft)
     spawned = []
-    monkeypatch.setattr("genplate.core.jobs.spawn_worker", lambda ids, ledger: spawned.append(ids) or 1)
+    monkeypatch.setattr("genplate.core.jobs.runner.spawn_worker", lambda ids, ledger: spawned.append(ids) or 1)
     code = cli.main(["promote", str(folder), "--keyframes", "2", "--resolution", "720p",
                      "--backend", "luma", "--detach", "--json"])
     out = json.loads(capsys.readouterr().out)
@@ -147,7 +148,7 @@ def test_promote_command_records_the_master_job_with_its_parent(tmp_path, monkey
 
 
 def test_promote_refused_by_the_cap_records_nothing(tmp_path, capsys):
-    from genplate.core import budget
+    from genplate.core.jobs import budget
 
     folder = make_draft(tmp_path / "takes", ShotRequest.draft("x"))
     budget.set_cap("show", 1.0)

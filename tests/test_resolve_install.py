@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from fake_resolve import FakeResolve
-from genplate.core import install_resolve as R
+from genplate.core.install import resolve as R
 from genplate.resolve import launcher
 
 

@@ -14,7 +14,7 @@ import pytest
 pytest.importorskip("pytestqt")
 
 from fake_resolve import FakeResolve, FakeScriptModule, png_bytes  # noqa: E402
-from genplate.core import takes as T  # noqa: E402
+from genplate.core.takes import take as T  # noqa: E402
 from genplate.resolve import panel_main as M  # noqa: E402
 from genplate.resolve.adapter import ResolveAdapter, png_header  # noqa: E402
 from genplate.resolve.connect import ResolveConnectError  # noqa: E402

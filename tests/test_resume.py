@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from genplate.core import ledger as L
-from genplate.core.jobs import PAUSE_ENV
+from genplate.core.jobs import ledger as L
+from genplate.core.jobs.runner import PAUSE_ENV
 
 # Each pause point sits after the ledger recorded everything before it (see jobs._pause_point).
 STEPS = {

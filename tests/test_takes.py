@@ -12,8 +12,8 @@ import numpy as np
 import OpenImageIO as oiio
 import pytest
 
-from genplate.core import takes as T
-from genplate.core.takes import TakeError
+from genplate.core.takes import take as T
+from genplate.core.takes.take import TakeError
 
 
 # -- fake takes (tiny EXR frames + take.json, written the way the job runner publishes) --------

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Optional
 from .base import Backend, BackendError
 
 if TYPE_CHECKING:
-    from ..ledger import Ledger
+    from ..jobs.ledger import Ledger
 
 BACKENDS = ("offline", "luma")
 # Backends that cost nothing: their jobs record no estimate and no spending, so a project's
@@ -21,7 +21,7 @@ def default_backend_name() -> str:
     if os.environ.get(KEY_ENV):
         return "luma"
     try:
-        from ..credentials import stored_key
+        from .luma.credentials import stored_key
     except ImportError:
         return "offline"
     return "luma" if stored_key() else "offline"
@@ -34,7 +34,7 @@ def open_backend(name: Optional[str], ledger: "Ledger") -> Backend:
 
         return OfflineBackend(ledger.path.parent / "offline")
     if name == "luma":
-        from .luma import LumaBackend
+        from .luma.backend import LumaBackend
 
         return LumaBackend(ledger)
     raise BackendError(f"unknown backend {name!r}: use one of {', '.join(BACKENDS)}")

@@ -1,7 +1,7 @@
 """What every backend is: create a generation, report on it. Nothing about files or colour.
 
 A backend ends at "these outputs exist at these URLs" (``Generation.outputs``); fetching turns
-URLs into files (``genplate.core.fetch``) and ingest turns files into a take. The offline
+URLs into files (``genplate.core.delivery.fetch``) and ingest turns files into a take. The offline
 backend serves ``file://`` URLs from its own store, the Luma backend presigned ``https://`` ones.
 """
 from __future__ import annotations

@@ -3,7 +3,7 @@
 The engine lives in its own Python (a venv with numpy, OpenColorIO, OpenImageIO, PyAV); the
 hosts' Pythons cannot import it. ``genplate install nuke|resolve`` runs in the engine's Python
 and records that Python here, so a panel inside Nuke or Resolve knows what to start. The
-installers (genplate.core.install_*) write this file through ``write_engine``; the panel reads
+installers (genplate.core.install) write this file through ``write_engine``; the panel reads
 it through ``engine_command``. Keeping both in this Qt-free module keeps the format in one place.
 
 Order: ``$GENPLATE_ENGINE`` (a command line), the recorded config, ``genplate`` on PATH, and
