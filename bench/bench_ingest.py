@@ -246,7 +246,8 @@ def peak_rss_mb() -> float:
 def child_ingest(args) -> None:
     """(in the child) one ingest, timed, with its peak RSS."""
     sys.path.insert(0, str(HERE.parents[1] / "tests"))
-    from genplate.core.ingest.convert import IngestOptions, ingest
+    from genplate.core.ingest.convert import ingest
+    from genplate.core.ingest.options import IngestOptions
 
     class Staging:
         def __init__(self, folder: Path) -> None:

@@ -106,7 +106,8 @@ def test_two_submitters_at_once_cannot_both_pass_a_cap_only_one_fits(tmp_path, m
 
     from genplate.core.jobs import budget as B
     from genplate.core.jobs import ledger as L
-    from genplate.core.jobs.runner import PublishSpec, submit
+    from genplate.core.jobs.runner import submit
+    from genplate.core.takes.record import PublishSpec
     from genplate.core.request import ShotRequest
 
     ledger = L.Ledger(tmp_path / "l.db")

@@ -16,12 +16,12 @@ import pytest
 
 from genplate.core.jobs import budget
 from genplate.core.cli import main as cli
-from genplate.core.takes import take as takes
+from genplate.core.takes import take as takes, versions as V
 from genplate.core.jobs import ledger as L
 from genplate.core.jobs.budget import BudgetExceeded
 from genplate.core.review.drafts import DraftsError, draft_names, plan_requests, run_batch
-from genplate.core.jobs.runner import PublishSpec
-from genplate.core.review.judge import JudgeConfig
+from genplate.core.takes.record import PublishSpec
+from genplate.core.review.scores import JudgeConfig
 from genplate.core.request import ShotRequest
 
 N_FRAMES, W, H = 121, 64, 36
@@ -69,7 +69,7 @@ class StubRunner:
         ledger.advance(job.id, L.FETCHED)
         ledger.advance(job.id, L.INGESTING)
         request = ShotRequest.from_json(job.request)
-        staging = takes.reserve(spec.root, spec.shot, spec.name, job.id)
+        staging = V.reserve(spec.root, spec.shot, spec.name, job.id)
         for i, frame in enumerate(synthetic_frames(request.seed, request.seed in self.broken_seeds)):
             out = oiio.ImageOutput.create(str(staging.frame_path(1001 + i)))
             out.open(str(staging.frame_path(1001 + i)), oiio.ImageSpec(W, H, 3, oiio.HALF))
@@ -82,7 +82,7 @@ class StubRunner:
                   "frames": {"first": 1001, "last": 1000 + N_FRAMES, "fps": 24, "width": W,
                              "height": H, "pattern": staging.pattern},
                   "colour": {"working_space": "ACEScg"}}
-        take = takes.commit(staging, record)
+        take = V.commit(staging, record)
         return ledger.advance(job.id, L.READY, take_dir=str(take.dir))
 
 
@@ -222,7 +222,7 @@ def test_drafts_end_to_end_on_the_offline_backend(tmp_path, capsys):
 
 
 def test_a_detached_batch_records_its_jobs_now_and_its_worker_picks_them_up(tmp_path, capsys,
-                                                                           monkeypatch):
+                                                                            monkeypatch):
     started = []
     monkeypatch.setattr("subprocess.Popen", lambda argv, **kw: started.append(argv))
     code = cli.main(["drafts", "a kite", "-n", "2", "--backend", "luma", "--detach",

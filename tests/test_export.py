@@ -13,7 +13,7 @@ from genplate.core.takes import take as T
 from genplate.core.takes.export_nuke import (LATEST_TILE_COLOR, OLDER_TILE_COLOR, nuke_snippet,
                                              tcl_quote, write_nuke_snippet)
 from genplate.core.takes.export_otio import write_otio
-from genplate.core.takes.take import TakeError
+from genplate.core.takes.layout import TakeError
 
 from test_takes import publish_fake_take
 

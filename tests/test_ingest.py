@@ -11,7 +11,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from genplate.core.ingest.convert import IngestError, IngestOptions, ingest
+from genplate.core.ingest.convert import ingest
+from genplate.core.ingest.options import IngestError, IngestOptions
 from genplate.core.progress import Cancelled, CancelToken
 from genplate.ocio import ConfigError
 from genplate.ocio import config as C

@@ -8,7 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from genplate.core.ingest.convert import IngestError, IngestOptions, ingest
+from genplate.core.ingest.convert import ingest
+from genplate.core.ingest.options import IngestError, IngestOptions
 
 from test_ingest_media import FakeStaging, make_clip, patch_means, read_exr
 

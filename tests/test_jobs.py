@@ -7,7 +7,8 @@ import pytest
 
 from genplate.core.jobs import ledger as L
 from genplate.core.backends.base import Backend, BackendError, Generation
-from genplate.core.jobs.runner import JobRunner, PublishSpec, RetryPolicy, submit
+from genplate.core.jobs.runner import JobRunner, RetryPolicy, submit
+from genplate.core.takes.record import PublishSpec
 from genplate.core.progress import CancelToken
 from genplate.core.request import ShotRequest
 

@@ -10,7 +10,9 @@ import OpenImageIO as oiio
 import pytest
 
 from genplate.core.review import judge as J
-from genplate.core.review.judge import Expected, JudgeConfig, JudgeError, measure_frames, rank
+from genplate.core.review import scores as S
+from genplate.core.review.measure import measure_frames
+from genplate.core.review.scores import Expected, JudgeConfig, JudgeError, rank
 
 W, H, N = 96, 54, 25
 
@@ -44,7 +46,7 @@ def write_exrs(folder: Path, frames: list[np.ndarray], first: int = 1001, name: 
     return paths
 
 
-def judged(tmp_path: Path, frames: list[np.ndarray], **expected) -> J.TakeScores:
+def judged(tmp_path: Path, frames: list[np.ndarray], **expected) -> S.TakeScores:
     paths = write_exrs(tmp_path / "frames", frames)
     exp = Expected(frame_count=expected.get("count", N), width=expected.get("width", W),
                    height=expected.get("height", H))
@@ -153,7 +155,7 @@ def test_ranking_puts_ok_takes_first_by_score(tmp_path):
     popped[12] = popped[12] * 1.5
     pop = judged(tmp_path / "b", popped)
     flicker = judged(tmp_path / "c", [f * (1.35 if i % 2 else 1.0)
-                                       for i, f in enumerate(clean_frames())])
+                                      for i, f in enumerate(clean_frames())])
     assert clean.score > pop.score
     ranked = rank([("flicker", flicker), ("none", None), ("pop", pop), ("clean", clean)])
     assert [(r, name) for r, name, _ in ranked] == [(1, "clean"), (2, "pop"), (3, "flicker"),
@@ -164,12 +166,12 @@ def test_config_file_overrides_defaults(tmp_path):
     data = tmp_path / "data"
     data.mkdir()
     (data / "judge.toml").write_text("[judge]\nflicker_stops = 0.5\nfrozen_run_frames = 4\n")
-    config = J.load_config(data)
+    config = S.load_config(data)
     assert config.flicker_stops == 0.5 and config.frozen_run_frames == 4
     assert config.black_level == JudgeConfig().black_level
     (data / "judge.toml").write_text("flickr_stops = 0.5\n")
     with pytest.raises(JudgeError, match="unknown setting.*flickr_stops"):
-        J.load_config(data)
+        S.load_config(data)
 
 
 def test_judge_take_writes_scores_and_plot_beside_take_json(tmp_path):
@@ -188,14 +190,14 @@ def test_judge_take_writes_scores_and_plot_beside_take_json(tmp_path):
     finally:
         os.umask(old_umask)
     # take folders are shared: the scores and plot get the user's umask, not mkstemp's 0600
-    assert (take / J.SCORES_FILE).stat().st_mode & 0o777 == 0o644
-    assert (take / J.PLOT_FILE).stat().st_mode & 0o777 == 0o644
+    assert (take / S.SCORES_FILE).stat().st_mode & 0o777 == 0o644
+    assert (take / S.PLOT_FILE).stat().st_mode & 0o777 == 0o644
     assert (take / "take.json").read_bytes() == before  # provenance is never rewritten
-    saved = J.load_scores(take)
+    saved = S.load_scores(take)
     assert saved["schema"] == "genplate.scores/1"
     assert saved["verdict"] == scores.verdict == "broken"  # 25 frames of 96x54, asked 121 of 640x360
-    assert saved["take"]["name"] == "t" and saved["plot"] == J.PLOT_FILE
-    plot = oiio.ImageBuf(str(take / J.PLOT_FILE))
+    assert saved["take"]["name"] == "t" and saved["plot"] == S.PLOT_FILE
+    plot = oiio.ImageBuf(str(take / S.PLOT_FILE))
     assert plot.spec().width == 640 and plot.spec().format == oiio.UINT8
     assert not [p for p in take.iterdir() if p.name.startswith(".")]  # no temporary left
 
@@ -243,9 +245,9 @@ def test_the_main_job_can_judge_staged_frames_into_take_json(tmp_path):
                          "pattern": str(tmp_path / "sh010" / "t" / "v001" / "t_v001.%04d.exr")},
               "colour": {"working_space": "ACEScg"}}
     summary = J.scores_for_publish(staging, record)
-    assert summary["verdict"] == "ok" and summary["file"] == J.SCORES_FILE
+    assert summary["verdict"] == "ok" and summary["file"] == S.SCORES_FILE
     assert "series" not in summary and summary["metrics"]["frames"] == N
-    assert (staging / J.SCORES_FILE).is_file() and (staging / J.PLOT_FILE).is_file()
+    assert (staging / S.SCORES_FILE).is_file() and (staging / S.PLOT_FILE).is_file()
     said = []
     assert J.scores_for_publish(tmp_path / "empty", record, log=said.append) is None
     assert "unjudged" in said[0]
@@ -255,6 +257,6 @@ def test_the_main_job_can_judge_staged_frames_into_take_json(tmp_path):
         J.scores_for_publish(staging, record, cancel=token)
     # load_scores prefers scores.json, else the summary take.json was published with
     (staging / "take.json").write_text(json.dumps({**record, "scores": summary}))
-    assert J.load_scores(staging)["series"]
-    (staging / J.SCORES_FILE).unlink()
-    assert J.load_scores(staging) == summary
+    assert S.load_scores(staging)["series"]
+    (staging / S.SCORES_FILE).unlink()
+    assert S.load_scores(staging) == summary

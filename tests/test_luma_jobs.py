@@ -14,7 +14,8 @@ import pytest
 
 from genplate.core.jobs import ledger as L
 from genplate.core.backends.luma.backend import LumaBackend
-from genplate.core.jobs.runner import JobRunner, PublishSpec, RetryPolicy, run_concurrently, submit
+from genplate.core.jobs.runner import JobRunner, RetryPolicy, run_concurrently, submit
+from genplate.core.takes.record import PublishSpec
 from genplate.core.backends.luma.client import LumaClient
 from genplate.core.backends.luma.settings import LumaSettings
 from genplate.core.request import ShotRequest

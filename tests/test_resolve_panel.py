@@ -14,18 +14,18 @@ import pytest
 pytest.importorskip("pytestqt")
 
 from fake_resolve import FakeResolve, FakeScriptModule, png_bytes  # noqa: E402
-from genplate.core.takes import take as T  # noqa: E402
+from genplate.core.takes import versions as V  # noqa: E402
 from genplate.resolve import panel_main as M  # noqa: E402
 from genplate.resolve.adapter import ResolveAdapter, png_header  # noqa: E402
 from genplate.resolve.connect import ResolveConnectError  # noqa: E402
 
 
 def publish(root, shot="sh010", name="harbour", frames=(1001, 1012), job="j1"):
-    staging = T.reserve(root, shot, name, job)
+    staging = V.reserve(root, shot, name, job)
     for f in range(frames[0], frames[1] + 1):
         staging.frame_path(f).write_bytes(b"v/1\x01")
     staging.thumbnail_path.write_bytes(png_bytes(16, 9))
-    return T.commit(staging, {
+    return V.commit(staging, {
         "kind": "draft", "frames": {"first": frames[0], "last": frames[1],
                                     "count": frames[1] - frames[0] + 1, "fps": 24},
         "colour": {"working_space": "ACEScg"}, "request": {"prompt": "harbour at dawn"},

@@ -12,8 +12,8 @@ import numpy as np
 import OpenImageIO as oiio
 import pytest
 
-from genplate.core.takes import take as T
-from genplate.core.takes.take import TakeError
+from genplate.core.takes import layout, take as T, versions as V
+from genplate.core.takes.layout import TakeError
 
 
 # -- fake takes (tiny EXR frames + take.json, written the way the job runner publishes) --------
@@ -28,7 +28,7 @@ def _write_image(path: Path, width: int, height: int, value: float, fmt: str = "
     out.close()
 
 
-def fake_record(staging: T.Staging, *, first: int, count: int, width: int, height: int,
+def fake_record(staging: V.Staging, *, first: int, count: int, width: int, height: int,
                 prompt: str, colorspace: str = "ACEScg", kind: str = "draft",
                 request_extra: dict | None = None, size_known: bool = True) -> dict:
     frames = {"first": first, "last": first + count - 1, "count": count, "fps": 24,
@@ -64,13 +64,13 @@ def publish_fake_take(root: Path, shot: str = "sh010", name: str = "desert_road"
                       **record_kw) -> T.Take:
     """Reserve, write frames and a thumbnail into staging, and commit: a real published take."""
     job_id = job_id or f"j{next(_job_counter):015x}"
-    staging = T.reserve(root, shot, name, job_id)
+    staging = V.reserve(root, shot, name, job_id)
     for frame in range(first, first + count):
         _write_image(staging.frame_path(frame), width, height, 0.18 * (frame - first + 1))
     _write_image(staging.thumbnail_path, 4, 2, 0.5, "uint8")
     record = fake_record(staging, first=first, count=count, width=width, height=height,
                          prompt=prompt, **record_kw)
-    return T.commit(staging, record)
+    return V.commit(staging, record)
 
 
 # -- slug ---------------------------------------------------------------------------------------
@@ -86,16 +86,16 @@ def publish_fake_take(root: Path, shot: str = "sh010", name: str = "desert_road"
     ("shot 42: drone over neon city", "shot_42_drone"),
 ])
 def test_slug_makes_short_ascii_take_names(prompt, expected):
-    name = T.slug(prompt)
+    name = layout.slug(prompt)
     assert name == expected
     assert len(name) <= 24
-    assert T.validate_name("take", name) == name
+    assert layout.validate_name("take", name) == name
 
 
 # -- reserving ------------------------------------------------------------------------------------
 
 def test_versions_increase_and_stay_hidden_until_published(tmp_path):
-    first = T.reserve(tmp_path, "sh010", "road", "jA")
+    first = V.reserve(tmp_path, "sh010", "road", "jA")
     assert first.version == 1
     assert first.dir == tmp_path / "sh010" / "road" / ".v001.jA.staging" and first.dir.is_dir()
     assert first.final_dir == tmp_path / "sh010" / "road" / "v001"
@@ -106,40 +106,40 @@ def test_versions_increase_and_stay_hidden_until_published(tmp_path):
     assert first.thumbnail_path == first.dir / "thumbnail.png"
 
     # Another job while the first is still ingesting: the reservation counts.
-    second = T.reserve(tmp_path, "sh010", "road", "jB")
+    second = V.reserve(tmp_path, "sh010", "road", "jB")
     assert second.version == 2
     assert T.list_takes(tmp_path) == []
-    T.commit(first, {"frames": {"first": 1001, "last": 1001}})
-    third = T.reserve(tmp_path, "sh010", "road", "jC")
+    V.commit(first, {"frames": {"first": 1001, "last": 1001}})
+    third = V.reserve(tmp_path, "sh010", "road", "jC")
     assert third.version == 3
     # Other names and shots have their own numbering.
-    assert T.reserve(tmp_path, "sh010", "other", "jD").version == 1
-    assert T.reserve(tmp_path, "sh020", "road", "jE").version == 1
+    assert V.reserve(tmp_path, "sh010", "other", "jD").version == 1
+    assert V.reserve(tmp_path, "sh020", "road", "jE").version == 1
 
 
 def test_a_stale_reservation_of_another_job_is_counted_and_left_alone(tmp_path):
-    stale = T.reserve(tmp_path, "sh010", "road", "jdead")
+    stale = V.reserve(tmp_path, "sh010", "road", "jdead")
     (stale.dir / "road_v001.1001.exr").write_bytes(b"half written")
-    fresh = T.reserve(tmp_path, "sh010", "road", "jnew")
+    fresh = V.reserve(tmp_path, "sh010", "road", "jnew")
     assert fresh.version == 2
     assert (stale.dir / "road_v001.1001.exr").exists()  # only the ledger may delete it
-    found = T.list_reservations(tmp_path)
+    found = V.list_reservations(tmp_path)
     assert [(r.shot, r.name, r.version, r.job_id) for r in found] == [
         ("sh010", "road", 1, "jdead"), ("sh010", "road", 2, "jnew")]
-    T.release(found[0])
+    V.release(found[0])
     assert not stale.dir.exists() and fresh.dir.exists()
 
 
 def test_a_resumed_job_gets_its_own_reservation_back_emptied(tmp_path):
-    staging = T.reserve(tmp_path, "sh010", "road", "jA")
-    other = T.reserve(tmp_path, "sh010", "road", "jB")
+    staging = V.reserve(tmp_path, "sh010", "road", "jA")
+    other = V.reserve(tmp_path, "sh010", "road", "jB")
     staging.frame_path(1001).write_bytes(b"frame from the killed attempt")
     (staging.dir / "sub").mkdir()
     (staging.dir / "sub" / "x").write_text("x")
-    again = T.reserve(tmp_path, "sh010", "road", "jA")
+    again = V.reserve(tmp_path, "sh010", "road", "jA")
     assert again == staging and again.version == 1
     assert list(again.dir.iterdir()) == []
-    assert other.dir.is_dir() and T.reserve(tmp_path, "sh010", "road", "jB").version == 2
+    assert other.dir.is_dir() and V.reserve(tmp_path, "sh010", "road", "jB").version == 2
 
 
 def _reserve_many(args):
@@ -147,7 +147,7 @@ def _reserve_many(args):
     versions = []
     barrier.wait(timeout=30)
     for i in range(per_worker):
-        versions.append(T.reserve(root, "sh010", "race", f"j{worker}x{i}").version)
+        versions.append(V.reserve(root, "sh010", "race", f"j{worker}x{i}").version)
     return versions
 
 
@@ -221,7 +221,7 @@ def test_commit_publishes_the_whole_folder_at_once(tmp_path):
 
 
 def test_a_crash_before_the_rename_publishes_nothing(tmp_path, monkeypatch):
-    staging = T.reserve(tmp_path, "sh010", "road", "jA")
+    staging = V.reserve(tmp_path, "sh010", "road", "jA")
     staging.frame_path(1001).write_bytes(b"frame")
     # Killed before commit: nothing is published, nothing is found.
     assert not staging.final_dir.exists()
@@ -235,46 +235,46 @@ def test_a_crash_before_the_rename_publishes_nothing(tmp_path, monkeypatch):
 
     monkeypatch.setattr(T.os, "rename", crash)
     with pytest.raises(TakeError, match="cannot publish"):
-        T.commit(staging, {"frames": {"first": 1001, "last": 1001}})
+        V.commit(staging, {"frames": {"first": 1001, "last": 1001}})
     monkeypatch.undo()
     assert not staging.final_dir.exists()
     assert json.loads((staging.dir / "take.json").read_text())["job_id"] == "jA"
     assert not [p for p in staging.dir.iterdir() if p.name.endswith(".tmp")]
     # The resumed job reuses the reservation and publishes v001.
-    again = T.reserve(tmp_path, "sh010", "road", "jA")
+    again = V.reserve(tmp_path, "sh010", "road", "jA")
     assert again.version == 1
     again.frame_path(1001).write_bytes(b"frame")
-    assert T.commit(again, {"frames": {"first": 1001, "last": 1001}}).dir == staging.final_dir
+    assert V.commit(again, {"frames": {"first": 1001, "last": 1001}}).dir == staging.final_dir
 
 
 def test_a_published_version_is_never_replaced(tmp_path):
-    staging = T.reserve(tmp_path, "sh010", "road", "jA")
+    staging = V.reserve(tmp_path, "sh010", "road", "jA")
     staging.final_dir.mkdir()  # someone (or something) made v001 by hand
     (staging.final_dir / "precious.exr").write_bytes(b"keep me")
     with pytest.raises(TakeError, match=r"v001 is already published"):
-        T.commit(staging, {})
+        V.commit(staging, {})
     assert (staging.final_dir / "precious.exr").read_bytes() == b"keep me"
     assert staging.dir.is_dir()
 
     take = publish_fake_take(tmp_path, "sh020", "road", job_id="jB")
     with pytest.raises(TakeError, match="already published"):
-        T.commit(T.Staging(take.dir.parent.parent.parent, "sh020", "road", 1, "jB"), {})
+        V.commit(V.Staging(take.dir.parent.parent.parent, "sh020", "road", 1, "jB"), {})
 
 
 def test_commit_refuses_a_record_that_names_another_take(tmp_path):
-    staging = T.reserve(tmp_path, "sh010", "road", "jA")
+    staging = V.reserve(tmp_path, "sh010", "road", "jA")
     with pytest.raises(TakeError, match=r"version=2"):
-        T.commit(staging, {"version": 2})
+        V.commit(staging, {"version": 2})
     with pytest.raises(TakeError, match=r"shot='sh999'"):
-        T.commit(staging, {"shot": "sh999"})
+        V.commit(staging, {"shot": "sh999"})
     assert not staging.final_dir.exists()
 
 
 def test_commit_refuses_a_released_reservation(tmp_path):
-    staging = T.reserve(tmp_path, "sh010", "road", "jA")
-    T.release(staging)
+    staging = V.reserve(tmp_path, "sh010", "road", "jA")
+    V.release(staging)
     with pytest.raises(TakeError, match="not reserved"):
-        T.commit(staging, {})
+        V.commit(staging, {})
 
 
 # -- finding takes ------------------------------------------------------------------------------
@@ -293,7 +293,7 @@ def test_list_takes_sorts_marks_latest_and_skips_dot_folders(tmp_path):
     publish_fake_take(tmp_path, "sh010", "road")
     publish_fake_take(tmp_path, "sh010", "road")
     publish_fake_take(tmp_path, "sh010", "alley")
-    T.reserve(tmp_path, "sh010", "road", "jpending")  # a staging folder is not a take
+    V.reserve(tmp_path, "sh010", "road", "jpending")  # a staging folder is not a take
     (tmp_path / ".trash" / "x" / "v001").mkdir(parents=True)
     (tmp_path / "sh010" / ".hidden" / "v001").mkdir(parents=True)
     (tmp_path / "sh010" / "road" / "v009").mkdir()  # no take.json: not a take
@@ -357,7 +357,7 @@ def test_load_take_refuses_a_folder_that_is_not_a_take(tmp_path):
     ("sh010", "tab\tname", "tab\tname"),
 ])
 def test_bad_names_are_refused_naming_the_value(tmp_path, shot, name, bad):
-    for call in (lambda: T.reserve(tmp_path, shot, name, "jA"),
+    for call in (lambda: V.reserve(tmp_path, shot, name, "jA"),
                  lambda: T.list_takes(tmp_path, shot=shot, name=name),
                  lambda: T.find_for_job(tmp_path, shot, name, "jA")):
         with pytest.raises(TakeError) as info:
@@ -368,12 +368,12 @@ def test_bad_names_are_refused_naming_the_value(tmp_path, shot, name, bad):
 
 def test_good_names_pass(tmp_path):
     for name in ("sh010", "SH_010-a", "road.v2", "2nd_try", "-dash"):
-        assert T.reserve(tmp_path, "sh010", name, "jA").version == 1
+        assert V.reserve(tmp_path, "sh010", name, "jA").version == 1
 
 
 def test_a_bad_job_id_is_refused(tmp_path):
     with pytest.raises(TakeError, match=r"'j\.1'"):
-        T.reserve(tmp_path, "sh010", "road", "j.1")
+        V.reserve(tmp_path, "sh010", "road", "j.1")
 
 
 def test_summary_has_what_the_hosts_insert(tmp_path):

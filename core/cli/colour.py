@@ -33,8 +33,8 @@ def _iso(ts: float) -> str:
 
 
 def cmd_ingest(args: argparse.Namespace) -> int:
-    from ..takes import take as takes
-    from .main import _Bars, _emit, _say
+    from ..takes import layout, versions
+    from .output import Bars, emit, say
     from .options import publish_from
     from ..ingest.convert import ingest
 
@@ -42,18 +42,18 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     missing = [str(p) for p in paths if not p.exists()]
     if missing:
         raise FileNotFoundError(f"no such file or folder: {', '.join(missing)}")
-    name = takes.validate_name("take", args.name or takes.slug(paths[0].stem.split(".")[0]))
-    takes.validate_name("shot", args.shot)
+    name = layout.validate_name("take", args.name or layout.slug(paths[0].stem.split(".")[0]))
+    layout.validate_name("shot", args.shot)
     spec = publish_from(args, None, name=name)  # checks every option before a version is taken
     options = spec.ingest_options()
 
     job_id = "i" + uuid.uuid4().hex[:15]
     started = time.time()
-    staging = takes.reserve(spec.root, spec.shot, name, job_id)
+    staging = versions.reserve(spec.root, spec.shot, name, job_id)
     header = {
         "genplate:shot": args.shot,
         "genplate:take": name,
-        "genplate:version": takes.version_label(staging.version),
+        "genplate:version": layout.version_label(staging.version),
         "genplate:kind": "take",
         "genplate:job_id": job_id,
         "genplate:backend": INGEST_BACKEND,
@@ -62,41 +62,41 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     }
     if args.prompt:
         header["genplate:prompt"] = args.prompt
-    bar = _Bars()
+    bar = Bars()
     try:
         result = ingest(paths, staging, options, header=header,
                         progress=lambda d, t, m: bar(d, t, f"ingesting: {m}"))
         bar.close()
-        take = takes.commit(staging, _record(args, spec, staging, job_id, result, started))
+        take = versions.commit(staging, _record(args, spec, staging, job_id, result, started))
     except KeyboardInterrupt:
         bar.close()
-        takes.release(staging)
-        _say("\ngenplate: interrupted; nothing was published")
+        versions.release(staging)
+        say("\ngenplate: interrupted; nothing was published")
         return 130
     except BaseException:
         bar.close()
-        takes.release(staging)
+        versions.release(staging)
         raise
     summary = take.summary()
     payload = {**summary, "ingest": {
         "seconds": round(result.seconds, 2), "source_kind": result.source_kind,
         "input_transform": result.transform.describe(), "assumed": result.assumed}}
     for note in result.assumed:
-        _say(f"genplate: assumed {note}")
+        say(f"genplate: assumed {note}")
 
     def human() -> str:
         return (f"published {summary['shot']}/{summary['name']}/v{summary['version']:03d}: "
                 f"{summary['pattern']} ({summary['first']}-{summary['last']}, "
                 f"{summary['colorspace']}, {summary['fps']} fps; {result.transform.describe()})")
 
-    _emit(args, payload, human)
+    emit(args, payload, human)
     return 0
 
 
 def _record(args, spec, staging, job_id: str, result, started: float) -> dict:
     """take.json for footage published from files: the generated takes' schema, with no
     request, no backend job and no cost."""
-    from ..jobs.runner import publish_record
+    from ..takes.record import publish_record
 
     return publish_record(spec, staging, result, job_id=job_id, backend=INGEST_BACKEND,
                           remote_id=None, request={"prompt": args.prompt} if args.prompt else None,

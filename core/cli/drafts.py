@@ -15,7 +15,9 @@ import sys
 from pathlib import Path
 
 from ..jobs import ledger as L
+from .generate import backend_name, job_json, open_ledger, run_and_report
 from .options import add_publish_options, add_request_options, publish_from, request_from, root_from
+from .output import Bars, CommandError, emit, say
 
 
 def register(command) -> None:
@@ -77,54 +79,47 @@ def register(command) -> None:
     cap.add_argument("--clear", action="store_true", help="remove the project's cap")
 
 
-def _cli():
-    from . import main as cli
-
-    return cli
-
-
 def _command_error(exc: Exception):
-    return _cli().CommandError(str(exc))
+    return CommandError(str(exc))
 
 
 # -- drafts ----------------------------------------------------------------------------------
 
 def cmd_drafts(args: argparse.Namespace) -> int:
     from ..review.drafts import DraftsError, run_batch
-    from ..review.judge import JudgeError
+    from ..review.scores import JudgeError
 
-    cli = _cli()
-    ledger = cli._ledger()
+    ledger = open_ledger()
     request = request_from(args)
     request.validate()
-    backend = cli._backend_name(args)
+    backend = backend_name(args)
     publish = publish_from(args, request)
     seed = args.seed if args.seed is not None else 1
     total = request.estimate().usd * args.count
-    cli._say(f"genplate: {args.count} draft(s) {publish.shot}/{publish.name}_d01..: "
-             f"{request.describe()} each, est. ${total:.2f} in all, on {backend}")
+    say(f"genplate: {args.count} draft(s) {publish.shot}/{publish.name}_d01..: "
+        f"{request.describe()} each, est. ${total:.2f} in all, on {backend}")
     if args.detach:
         return _detach_batch(args, ledger, request, publish, backend, seed)
     bars: dict[str, object] = {}
 
     def progress_for(job_id: str):
-        bars[job_id] = cli._Bars(f"{job_id[:7]} ")
+        bars[job_id] = Bars(f"{job_id[:7]} ")
         return bars[job_id]
 
     try:
         batch = run_batch(ledger, request, publish, backend, args.count, seed=seed,
                           project=args.project, limit=args.limit, retries=max(0, args.retries),
-                          progress_for=progress_for, say=lambda m: cli._say(f"genplate: {m}"))
+                          progress_for=progress_for, say=lambda m: say(f"genplate: {m}"))
     except (DraftsError, JudgeError) as exc:
         raise _command_error(exc) from exc
     except KeyboardInterrupt:
-        cli._say("\ngenplate: interrupted. The ledger is consistent; `genplate resume` finishes "
-                 "the drafts without asking for a second generation (then `genplate judge`).")
+        say("\ngenplate: interrupted. The ledger is consistent; `genplate resume` finishes "
+            "the drafts without asking for a second generation (then `genplate judge`).")
         return 130
     finally:
         for bar in bars.values():
             bar.close()
-    cli._emit(args, batch.to_json(), lambda: _describe_batch(batch))
+    emit(args, batch.to_json(), lambda: _describe_batch(batch))
     return 0 if any(d.scores is not None and not d.scores.broken for d in batch.drafts) else 1
 
 
@@ -135,9 +130,8 @@ def _detach_batch(args, ledger, request, publish, backend: str, seed: int) -> in
     import subprocess
 
     from ..review.drafts import DraftsError, sheet_path, submit_batch
-    from ..review.judge import write_json_atomic
+    from ..review.scores import write_json_atomic
 
-    cli = _cli()
     try:
         batch_id, outcomes, estimates = submit_batch(ledger, request, publish, backend,
                                                      args.count, seed=seed, project=args.project)
@@ -160,24 +154,23 @@ def _detach_batch(args, ledger, request, publish, backend: str, seed: int) -> in
                          close_fds=True)
     sheet = sheet_path(publish, batch_id)
     payload = {"batch": batch_id, "detached": True,
-               "jobs": [cli._job_json(ledger.get(o.job_id)) for o in outcomes],
+               "jobs": [job_json(ledger.get(o.job_id)) for o in outcomes],
                "estimate_usd": round(sum(estimates), 4),
                "contact_sheet": str(sheet), "batch_json": str(sheet.with_suffix(".json")),
                "log": str(log_path)}
-    cli._emit(args, payload, lambda: f"batch {batch_id}: {len(outcomes)} draft(s) queued; the "
-                                     f"contact sheet will be {sheet}")
+    emit(args, payload, lambda: f"batch {batch_id}: {len(outcomes)} draft(s) queued; the "
+         f"contact sheet will be {sheet}")
     return 0
 
 
 def cmd_drafts_worker(args: argparse.Namespace) -> int:
     """A detached batch: run, judge, retry, rank and draw it (started by `drafts --detach`)."""
     from ..review.drafts import run_batch
-    from ..jobs.runner import PublishSpec
+    from ..takes.record import PublishSpec
     from ..request import ShotRequest
 
-    cli = _cli()
     spec = json.loads(Path(args.spec).read_text())
-    batch = run_batch(cli._ledger(), ShotRequest.from_json(spec["request"]),
+    batch = run_batch(open_ledger(), ShotRequest.from_json(spec["request"]),
                       PublishSpec.from_json(spec["publish"]), spec["backend"], spec["count"],
                       seed=spec["seed"], project=spec["project"], limit=spec["limit"],
                       retries=spec["retries"], batch_id=spec["batch_id"],
@@ -200,7 +193,8 @@ def _describe_batch(batch) -> str:
 # -- judge -----------------------------------------------------------------------------------
 
 def cmd_judge(args: argparse.Namespace) -> int:
-    from ..review.judge import JudgeError, judge_take, load_config
+    from ..review.judge import judge_take
+    from ..review.scores import JudgeError, load_config
     from ..takes.take import load_take
 
     config = load_config()
@@ -217,7 +211,7 @@ def cmd_judge(args: argparse.Namespace) -> int:
                         "metrics": scores.metrics,
                         "scores_json": str(take.dir / "scores.json"),
                         "plot": None if args.no_plot else str(take.dir / "scores_plot.png")})
-    _cli()._emit(args, {"judged": results}, lambda: "\n".join(
+    emit(args, {"judged": results}, lambda: "\n".join(
         f"{r['take']['shot']}/{r['take']['name']}/v{r['take']['version']:03d}: "
         f"{r['verdict']} (score {r['score']:.1f})"
         + ("".join(f"\n  - {x}" for x in r["reasons"] + r["warnings"])) for r in results))
@@ -227,12 +221,12 @@ def cmd_judge(args: argparse.Namespace) -> int:
 # -- promote ---------------------------------------------------------------------------------
 
 def cmd_promote(args: argparse.Namespace) -> int:
-    from ..jobs.runner import PublishSpec, kind_for, spawn_worker, submit
+    from ..jobs.runner import kind_for, spawn_worker, submit
+    from ..takes.record import PublishSpec
     from ..review.promote import PromoteError, plan
     from ..takes.take import load_take
 
-    cli = _cli()
-    ledger = cli._ledger()
+    ledger = open_ledger()
     take = load_take(args.take, root=root_from(args))
     try:
         promotion = plan(take, resolution=args.resolution, keyframes=args.keyframes,
@@ -246,32 +240,32 @@ def cmd_promote(args: argparse.Namespace) -> int:
     if project is None:
         project = _draft_project(ledger, take.record.get("job_id"))
     for note in promotion.notes:
-        cli._say(f"genplate: {note}")
+        say(f"genplate: {note}")
     if args.dry_run:
-        cli._emit(args, {"promotion": promotion.to_json(), "sent": False},
-                  lambda: f"would send: {request.describe()} as {promotion.shot}/{promotion.name} "
-                          f"(parent {take.shot}/{take.name}/v{take.version:03d}); nothing sent")
+        emit(args, {"promotion": promotion.to_json(), "sent": False},
+             lambda: f"would send: {request.describe()} as {promotion.shot}/{promotion.name} "
+             f"(parent {take.shot}/{take.name}/v{take.version:03d}); nothing sent")
         return 0
-    backend = cli._backend_name(args)
-    from ..jobs.budget import price
+    backend = backend_name(args)
+    from ..jobs.budget import admitted, price
 
     spec = PublishSpec(
         root=promotion.root, shot=promotion.shot, name=promotion.name, kind=kind_for(request),
         first_frame=args.first_frame if args.first_frame is not None else promotion.first_frame,
         sdr_mode=args.sdr_mode, working_space=args.working_space, config=args.config,
         compression=args.compression, parent=promotion.parent)
-    with cli._admitted(ledger, project, [price(request, backend)]):
+    with admitted(ledger, project, [price(request, backend)]):
         job = submit(ledger, request, spec, backend, project=project)
-    cli._say(f"genplate: job {job.id}: {request.describe()} from "
-             f"{take.shot}/{take.name}/v{take.version:03d} ({len(promotion.pinned)} frame(s) "
-             f"pinned) on {backend}")
+    say(f"genplate: job {job.id}: {request.describe()} from "
+        f"{take.shot}/{take.name}/v{take.version:03d} ({len(promotion.pinned)} frame(s) "
+        f"pinned) on {backend}")
     if args.detach:
         spawn_worker([job.id], ledger)
-        cli._emit(args, {"job": cli._job_json(ledger.get(job.id)),
-                         "promotion": promotion.to_json()},
-                  lambda: f"job {job.id} queued; follow it with `genplate jobs`")
+        emit(args, {"job": job_json(ledger.get(job.id)),
+                    "promotion": promotion.to_json()},
+             lambda: f"job {job.id} queued; follow it with `genplate jobs`")
         return 0
-    return cli._run_and_report(args, ledger, [job.id])
+    return run_and_report(args, ledger, [job.id])
 
 
 def _draft_project(ledger: L.Ledger, job_id) -> str:
@@ -295,12 +289,12 @@ def cmd_annotate(args: argparse.Namespace) -> int:
         text = sys.stdin.read() if args.strokes == "-" else Path(args.strokes).read_text()
         strokes = strokes_from_json(json.loads(text))
     except (OSError, ValueError) as exc:  # AnnotationError is a ValueError
-        raise _cli().CommandError(f"--strokes {args.strokes}: {exc}") from exc
+        raise CommandError(f"--strokes {args.strokes}: {exc}") from exc
     frame_path = Path(args.frame)
     if not frame_path.is_file():
-        raise _cli().CommandError(f"{args.frame}: no such frame")
+        raise CommandError(f"{args.frame}: no such frame")
     if args.steps < 1 or args.steps > 16:
-        raise _cli().CommandError(f"--steps {args.steps}: 1 to 16 keyframes after the start")
+        raise CommandError(f"--steps {args.steps}: 1 to 16 keyframes after the start")
     pixels = read_rgb(frame_path)
     if frame_path.suffix.lower() != ".exr":
         frame = (np.clip(pixels, 0, 1) * 255 + 0.5).astype(np.uint8)
@@ -311,22 +305,22 @@ def cmd_annotate(args: argparse.Namespace) -> int:
     try:
         proposal = propose(strokes, frame, args.prompt, duration=args.duration, steps=args.steps)
     except AnnotationError as exc:
-        raise _cli().CommandError(str(exc)) from exc
+        raise CommandError(str(exc)) from exc
     out = Path(args.out)
     paths = [write_png(out / f"{frame_path.stem}_kf{kf.index:03d}.png", kf.image)
              for kf in proposal.keyframes]
     data = proposal.to_json(keyframe_paths=[str(p.resolve()) for p in paths])
     # The strokes in force, ready to be saved with the take (PublishSpec.strokes).
-    from ..review.judge import write_json_atomic
+    from ..review.scores import write_json_atomic
 
     strokes_path = out / f"{frame_path.stem}_strokes.json"
     write_json_atomic(strokes_path, data["strokes"])
     data["strokes_file"] = str(strokes_path.resolve())
     # What `genplate submit` takes: one --keyframe INDEX=IMAGE per proposed keyframe.
     data["keyframe_args"] = [f"{kf['index']}={kf['path']}" for kf in data["keyframes"]]
-    _cli()._emit(args, data, lambda: "\n".join(
+    emit(args, data, lambda: "\n".join(
         [f"prompt: {proposal.prompt}"] + [f"keyframe {k['index']:3d}: {k['path']}  ({k['note']})"
-                                           for k in data["keyframes"]]))
+                                          for k in data["keyframes"]]))
     return 0
 
 
@@ -335,19 +329,18 @@ def cmd_annotate(args: argparse.Namespace) -> int:
 def cmd_budget(args: argparse.Namespace) -> int:
     from ..jobs import budget
 
-    cli = _cli()
-    ledger = cli._ledger()
+    ledger = open_ledger()
     if args.cap is not None or args.clear:
         if args.project is None:
-            raise cli.CommandError("--cap/--clear need --project P (use --project '' for jobs "
-                                   "without a project)")
+            raise CommandError("--cap/--clear need --project P (use --project '' for jobs "
+                               "without a project)")
         try:
             budget.set_cap(args.project, None if args.clear else args.cap, ledger.path.parent)
         except ValueError as exc:
-            raise cli.CommandError(str(exc)) from exc
+            raise CommandError(str(exc)) from exc
     rows = [b.to_json() for b in budget.status(ledger, args.project)]
-    cli._emit(args, {"projects": rows, "caps_file": str(budget.caps_path(ledger.path.parent))},
-              lambda: _describe_budget(rows))
+    emit(args, {"projects": rows, "caps_file": str(budget.caps_path(ledger.path.parent))},
+         lambda: _describe_budget(rows))
     return 0
 
 

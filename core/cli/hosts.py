@@ -4,10 +4,10 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from .output import emit
+
 
 def cmd_install(args: argparse.Namespace) -> int:
-    from .main import _emit
-
     if args.host == "nuke":
         from ..install.nuke import install
 
@@ -33,7 +33,7 @@ def cmd_install(args: argparse.Namespace) -> int:
         lines += result.get("notes", [])
         return "\n".join(lines)
 
-    _emit(args, result, human)
+    emit(args, result, human)
     return 0
 
 

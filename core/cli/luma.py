@@ -18,6 +18,7 @@ from ..backends.luma import credentials as C
 from ..backends.base import BackendError
 from ..backends.luma.client import LumaClient, LumaError, SendFailure
 from ..backends.luma.settings import BASE_URL_ENV, LumaSettings
+from .output import emit
 
 IMAGE_MODELS = ("uni-1", "uni-1-max")
 IMAGE_ASPECTS = ("16:9", "3:2", "1:1", "2:3", "9:16", "2:1", "1:2", "3:1", "1:3")
@@ -44,12 +45,6 @@ def register(command) -> None:
     p.add_argument("--timeout", type=float, default=600.0, help="seconds to wait (default 600)")
 
 
-def _emit(args, payload, human):
-    from .main import _emit as emit
-
-    emit(args, payload, human)
-
-
 def _client(key: str) -> LumaClient:
     return LumaClient(key, LumaSettings.from_env(retries=1, backoff=0.5, backoff_max=1.0))
 
@@ -74,8 +69,8 @@ def cmd_login(args: argparse.Namespace) -> int:
     note = ""
     if C.KEY_ENV in os.environ:
         note = f" (note: {C.KEY_ENV} is set and takes precedence over the stored key)"
-    _emit(args, {"stored": True, "checked": checked, "where": "keyring"},
-          lambda: f"key stored in the OS keyring{' after Luma accepted it' if checked else ''}{note}")
+    emit(args, {"stored": True, "checked": checked, "where": "keyring"},
+         lambda: f"key stored in the OS keyring{' after Luma accepted it' if checked else ''}{note}")
     return 0
 
 
@@ -85,7 +80,7 @@ def cmd_logout(args: argparse.Namespace) -> int:
     message = "forgot the stored key" if forgot else "no key was stored in the keyring"
     if env:
         message += f"; {C.KEY_ENV} is still set in this environment"
-    _emit(args, {"forgot": forgot, "environment_key": env}, lambda: message)
+    emit(args, {"forgot": forgot, "environment_key": env}, lambda: message)
     return 0
 
 
@@ -150,9 +145,9 @@ def cmd_doctor(args: argparse.Namespace) -> int:
             else:
                 check("key accepted", False, f"unexpected answer {status}: {answer}")
     ok = all(c["ok"] for c in checks)
-    _emit(args, {"ok": ok, "checks": checks},
-          lambda: "\n".join(f"{'ok  ' if c['ok'] else 'FAIL'}  {c['check']}: {c['detail']}"
-                            for c in checks))
+    emit(args, {"ok": ok, "checks": checks},
+         lambda: "\n".join(f"{'ok  ' if c['ok'] else 'FAIL'}  {c['check']}: {c['detail']}"
+                           for c in checks))
     return 0 if ok else 1
 
 
@@ -223,14 +218,14 @@ def cmd_still(args: argparse.Namespace) -> int:
             fits = out.suffix.lower() in ((".png",) if image.kind == "png" else (".jpg", ".jpeg"))
             final = out if fits else out.with_suffix(ext)
         else:
-            from ..takes.take import slug
+            from ..takes.layout import slug
 
             final = target_dir / f"{slug(prompt)}_{remote_id[:8]}{'_' + str(i) if i else ''}{ext}"
         image.path.replace(final)  # same folder: an atomic rename, never a half-written image
         saved.append(str(final.resolve()))
     shutil.rmtree(staging, ignore_errors=True)
-    _emit(args, {"path": saved[0], "paths": saved, "remote_id": remote_id, "model": args.model},
-          lambda: "\n".join(f"saved {p}" for p in saved))
+    emit(args, {"path": saved[0], "paths": saved, "remote_id": remote_id, "model": args.model},
+         lambda: "\n".join(f"saved {p}" for p in saved))
     return 0
 
 

@@ -10,7 +10,8 @@ import json
 import os
 from pathlib import Path
 
-from ..jobs.runner import PublishSpec, kind_for
+from ..jobs.runner import kind_for
+from ..takes.record import PublishSpec
 from ..request import (ASPECT_RATIOS, DURATIONS, EDIT_CONTROLS, EDIT_STRENGTHS, RESOLUTIONS,
                        VIDEO_TYPES, EditOptions, Keyframe, MediaRef, ReframeRect, RequestError,
                        ShotRequest)
@@ -154,7 +155,7 @@ def _strokes(path: str | None) -> list | None:
 def publish_from(args: argparse.Namespace, request: ShotRequest | None, *,
                  name: str | None = None, parent: dict | None = None) -> PublishSpec:
     """Where and how a take is published; ``request`` is None for footage ingested from files."""
-    from ..takes.take import slug
+    from ..takes.layout import slug
 
     spec = PublishSpec(
         root=root_from(args), shot=args.shot,

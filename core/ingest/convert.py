@@ -3,15 +3,8 @@
 ``ingest(paths, staging, options, header=, progress=, cancel=)`` picks the delivery (EXR frames,
 loose or zipped, over a video when both came), works out its source kind from what the files
 say about themselves (stream colour tags, EXR chromaticities; never file names), builds one
-OCIO processor for the clip (color.md §5) and streams frames through it:
-
-    decode thread --(bounded queue, 2 x workers frames)--> N worker threads: OCIO -> EXR write
-
-OCIO's ``apply``, numpy's gathers and OIIO's ``write_image`` all release the GIL, so the workers
-overlap on every core, and the bounded queue keeps memory flat whatever the clip's length.
-Nothing runs serially after the last frame: the worker that converts the middle frame makes
-the thumbnail from its pixels, the delivery is hashed alongside, and frames extracted from a
-zip are deleted by the workers as they go.
+OCIO processor for the clip (color.md §5) and streams frames through it on ``pipeline``'s
+decode thread and workers; frames extracted from a zip are deleted by the workers as they go.
 Video goes through the exact processor memoised per Y'CbCr triple (genplate.ocio.memo: same
 results, a fraction of the ACES 2.0 inverse's cost). The caller (core/jobs/runner.py,
 core/cli/colour.py) publishes the staging folder afterwards.
@@ -19,159 +12,32 @@ core/cli/colour.py) publishes the staging folder afterwards.
 from __future__ import annotations
 
 import os
-import queue
 import shutil
 import tempfile
 import threading
 import time
-from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
-from typing import Callable, Iterable, Optional
+from typing import Iterable, Optional
 
 import av
 import numpy as np
-import PyOpenColorIO as ocio
 import OpenImageIO as oiio
+import PyOpenColorIO as ocio
 
-from genplate.ocio import ColourError, ConfigError
 from genplate.ocio import config as ocfg
+from genplate.ocio import memo as omemo
 from genplate.ocio import processors as oproc
 from genplate.ocio import sources as S
-from genplate.ocio import memo as omemo
 
 from .. import __version__
+from ..progress import CancelToken, ProgressFn, no_progress
 from . import exr as X
 from . import outputs as O
 from . import video as V
-from ..delivery.unpack import file_sha256
-from ..progress import Cancelled, CancelToken, ProgressFn, no_progress
-
-__all__ = ["IngestOptions", "IngestResult", "IngestError", "ColourError", "ConfigError",
-           "ingest", "choose_delivery"]
-
-
-class IngestError(RuntimeError):
-    """The delivered files cannot become a take; the message says which file and why."""
-
-
-@dataclass
-class IngestOptions:
-    first_frame: int = 1001
-    sdr_mode: str = "display-match"  # display-match | texture (README, Colour)
-    working_space: Optional[str] = None  # default: the config's scene_linear role (ACEScg)
-    config: Optional[str] = None  # path or ocio:// URI; default $OCIO, host, built-in
-    compression: str = X.DEFAULT_COMPRESSION
-    pixel_type: str = "half"  # half | float
-    hdr_mode: str = "display-match"  # PQ/HLG: inverse HDR view, or texture (100 nits = 1.0)
-    assume: str = V.DEFAULT_ASSUME  # what tags an untagged video lacks are taken to be
-    source_tags: Optional[str] = None  # overrides the stream's tags ("bt709 full srgb")
-    peak_nits: Optional[int] = None  # HDR view to invert (1000/2000/4000); None: from the
-    # stream's MaxCLL / mastering metadata, else 1000
-    exact_table: bool = True  # display-match memoised per Y'CbCr triple (bit-identical result)
-    host_config: Optional[str] = None  # the config of the host that asked (Nuke, Resolve)
-    workers: Optional[int] = None  # default: one per core
-    thumbnail_width: int = 480
-    outputs: tuple = ()  # extra outputs (ingest_outputs.OUTPUTS): aces-archive, dpx10, ...
-
-    def check(self) -> None:
-        if self.sdr_mode not in S.SDR_MODES:
-            raise IngestError(f"sdr_mode {self.sdr_mode!r}: use {' or '.join(S.SDR_MODES)}")
-        if self.hdr_mode not in S.SDR_MODES:
-            raise IngestError(f"hdr_mode {self.hdr_mode!r}: use {' or '.join(S.SDR_MODES)}")
-        if self.pixel_type not in X.PIXEL_TYPES:
-            raise IngestError(f"pixel_type {self.pixel_type!r}: use half or float")
-        if self.first_frame < 0:
-            raise IngestError(f"first_frame {self.first_frame}: frame numbers start at 0 or more")
-        try:
-            self.outputs = O.check_outputs(self.outputs)
-            X.check_compression(self.compression)
-            V.parse_tags(self.assume)
-            if self.source_tags:
-                V.parse_tags(self.source_tags)
-        except (X.ExrError, V.VideoTagError, O.OutputError) as exc:
-            raise IngestError(str(exc)) from None
-
-
-@dataclass
-class SourceFile:
-    path: Path
-    kind: str
-    bytes: int
-    sha256: str = ""
-    used: bool = False
-    archive: Optional[str] = None  # the zip it came out of (hashed instead of its members)
-
-
-@dataclass
-class IngestResult:
-    first: int
-    count: int
-    fps: Fraction
-    width: int
-    height: int
-    config: ocfg.ConfigInfo
-    working_space: str
-    chromaticities: Optional[tuple]
-    interop_id: Optional[str]
-    source_kind: str
-    sdr_mode: str
-    transform: S.InputTransform
-    assumed: list[str]
-    sources: list[SourceFile]
-    delivery: str  # "video" | "exr"
-    compression: str
-    pixel_type: str
-    timecode: str
-    seconds: float
-    source_detail: dict = field(default_factory=dict)
-    warnings: list[str] = field(default_factory=list)
-    outputs: list[dict] = field(default_factory=list)
-
-    @property
-    def last(self) -> int:
-        return self.first + self.count - 1
-
-    def frames_record(self) -> dict:
-        fps = self.fps
-        return {"first": self.first, "last": self.last, "count": self.count,
-                "fps": int(fps) if fps.denominator == 1 else round(float(fps), 3),
-                "fps_rational": [fps.numerator, fps.denominator],
-                "width": self.width, "height": self.height, "timecode": self.timecode}
-
-    def colour_record(self) -> dict:
-        return {
-            "config": self.config.label,
-            "config_uri": self.config.uri,
-            "config_origin": self.config.origin,
-            "config_cache_id": self.config.cache_id,
-            "working_space": self.working_space,
-            "chromaticities": list(self.chromaticities) if self.chromaticities else None,
-            "interop_id": self.interop_id,
-            "source_kind": self.source_kind,
-            "sdr_mode": self.sdr_mode,
-            "mode": self.transform.mode,
-            "input_transform": self.transform.describe(),
-            "display": self.transform.display,
-            "view": self.transform.view,
-            "source_space": self.transform.src_space,
-            "source": self.source_detail,
-            "assumed": list(self.assumed),
-            "warnings": list(self.warnings),
-            "pixel_type": self.pixel_type,
-            "compression": self.compression,
-            "outputs": list(self.outputs),
-        }
-
-    def sources_record(self) -> list[dict]:
-        out = []
-        for s in self.sources:
-            entry = {"path": str(s.path), "kind": s.kind, "bytes": s.bytes,
-                     "sha256": s.sha256 or None, "used": s.used}
-            if s.archive:
-                entry["archive"] = s.archive
-            out.append(entry)
-        return out
+from .options import IngestError, IngestOptions
+from .pipeline import Hasher, Thumbnail, publish_frame, run_pipeline
+from .result import IngestResult, SourceFile
 
 
 # -- choosing the delivery -------------------------------------------------------------------
@@ -208,116 +74,6 @@ def choose_delivery(files: list[SourceFile]) -> tuple[str, list[SourceFile]]:
     raise IngestError(f"no video or EXR frames among the delivered files: {kinds}")
 
 
-# -- the pipeline ----------------------------------------------------------------------------
-
-def _publish_frame(staging, fspec, extras, thumb, first: int, index: int, pixels) -> None:
-    """Everything a converted frame becomes, whatever the delivery: the EXR frame, the extra
-    outputs, and the thumbnail when it is the middle frame."""
-    frame = first + index
-    X.write_frame(Path(staging.frame_path(frame)), pixels, fspec.spec_for(frame))
-    if extras:
-        extras.add(index, frame, pixels)
-    if index == thumb.index:
-        thumb.make(index, pixels)
-
-
-def _offer(q: "queue.Queue", item, stop: threading.Event) -> bool:
-    """Put ``item`` on a bounded queue unless ``stop`` is set first; False if it was."""
-    while not stop.is_set():
-        try:
-            q.put(item, timeout=0.1)
-            return True
-        except queue.Full:
-            continue
-    return False
-
-
-class _Stop(Exception):
-    pass
-
-
-def _run_pipeline(produce: Callable[[Callable[[object], None]], int], convert: Callable,
-                  *, workers: int, total: int, progress: ProgressFn, cancel: CancelToken) -> int:
-    """Run ``produce`` in a decode thread feeding ``convert`` on ``workers`` threads.
-
-    Progress is reported and the cancel token checked from the calling thread only (the
-    token may consult the ledger), once per finished frame and at least 10 times a second.
-    Returns the number of frames produced; re-raises the first error of any thread.
-    """
-    work: "queue.Queue" = queue.Queue(maxsize=max(2, 2 * workers))
-    done: "queue.Queue" = queue.Queue()
-    stop = threading.Event()
-
-    def put(item) -> None:
-        if not _offer(work, item, stop):
-            raise _Stop()
-
-    def decoder() -> None:
-        try:
-            count = produce(put)
-            done.put(("decoded", count))
-        except _Stop:
-            done.put(("decoded", -1))
-        except BaseException as exc:  # handed to the caller's thread
-            done.put(("error", exc))
-        finally:
-            # One end-of-work marker per worker; after a stop the workers leave on their own.
-            for _ in range(workers):
-                if not _offer(work, None, stop):
-                    break
-
-    def worker() -> None:
-        while True:
-            try:
-                item = work.get(timeout=0.1)
-            except queue.Empty:
-                if stop.is_set():
-                    return
-                continue
-            if item is None:
-                return
-            if stop.is_set():
-                continue
-            try:
-                convert(item)
-                done.put(("done", None))
-            except BaseException as exc:
-                stop.set()
-                done.put(("error", exc))
-
-    threads = [threading.Thread(target=decoder, name="ingest-decode", daemon=True)]
-    threads += [threading.Thread(target=worker, name=f"ingest-{i}", daemon=True)
-                for i in range(workers)]
-    for t in threads:
-        t.start()
-    finished, produced, error = 0, None, None
-    try:
-        while produced is None or finished < produced:
-            try:
-                what, value = done.get(timeout=0.1)
-            except queue.Empty:
-                what, value = None, None
-            if what == "done":
-                finished += 1
-                progress(finished, max(total, produced or 0, finished), f"frame {finished}")
-            elif what == "decoded":
-                produced = value
-                if value < 0:
-                    break
-            elif what == "error":
-                error = value
-                break
-            if cancel.cancelled:
-                raise Cancelled("cancelled")
-    finally:
-        stop.set()
-        for t in threads:
-            t.join()
-    if error is not None:
-        raise error
-    return produced or 0
-
-
 # -- ingest ----------------------------------------------------------------------------------
 
 def ingest(paths: list[Path], staging, options: Optional[IngestOptions] = None, *,
@@ -341,7 +97,7 @@ def ingest(paths: list[Path], staging, options: Optional[IngestOptions] = None, 
 
     files = [SourceFile(p, _sniff(p), p.stat().st_size) for p in _expand(paths)]
     scratch: Optional[Path] = None
-    hasher: Optional[_Hasher] = None
+    hasher: Optional[Hasher] = None
     try:
         for f in list(files):
             if f.kind == "zip":  # a zip of EXR frames (a CLI ingest; fetch extracts its own)
@@ -354,13 +110,13 @@ def ingest(paths: list[Path], staging, options: Optional[IngestOptions] = None, 
                 # the zip's own hash stands for its members (they are scratch, not kept)
                 files += [SourceFile(p, _sniff(p), p.stat().st_size, archive=str(f.path))
                           for p in extracted]
-        hasher = _Hasher([f for f in files if f.archive is None])
+        hasher = Hasher([f for f in files if f.archive is None])
         hasher.start()
         delivery, chosen = choose_delivery(files)
         workers = max(1, options.workers or os.cpu_count() or 1)
         oiio.attribute("threads", workers)
         oiio.attribute("exr_threads", workers)
-        thumb = _Thumbnail(info, working, Path(staging.thumbnail_path), options.thumbnail_width)
+        thumb = Thumbnail(info, working, Path(staging.thumbnail_path), options.thumbnail_width)
         common = dict(info=info, working=working, chroma=chroma, interop=interop,
                       attributes=attributes, options=options, staging=staging,
                       workers=workers, progress=progress, cancel=cancel, thumb=thumb)
@@ -429,7 +185,7 @@ def _out_depth(options: IngestOptions):
 
 def _ingest_video(chosen: tuple[SourceFile, V.VideoProbe], *, info, working, chroma, interop,
                   attributes, options, staging, workers, progress, cancel,
-                  thumb: "_Thumbnail") -> IngestResult:
+                  thumb: "Thumbnail") -> IngestResult:
     source, probe = chosen
     source.used = True
     mode = options.hdr_mode if probe.hdr else options.sdr_mode
@@ -499,13 +255,13 @@ def _ingest_video(chosen: tuple[SourceFile, V.VideoProbe], *, info, working, chr
             dst = ocio.PackedImageDesc(out, w, h, 3, out_depth, out_size, 3 * out_size,
                                        3 * out_size * w)
             cpu.apply(src, dst)
-        _publish_frame(staging, fspec, extras, thumb, first, index, out)
+        publish_frame(staging, fspec, extras, thumb, first, index, out)
 
     extras = O.Extras(options.outputs, info, working, staging, width=w, height=h, fps=probe.fps,
                       attributes=fspec.attributes, workers=workers)
     try:
-        count = _run_pipeline(produce, convert, workers=workers, total=probe.frames,
-                              progress=progress, cancel=cancel)
+        count = run_pipeline(produce, convert, workers=workers, total=probe.frames,
+                             progress=progress, cancel=cancel)
         if count == 0:
             raise IngestError(f"{probe.path}: no frames decoded")
         outputs = extras.finish(first, count)
@@ -532,7 +288,7 @@ def _ingest_video(chosen: tuple[SourceFile, V.VideoProbe], *, info, working, chr
 
 def _ingest_exr(chosen: list[SourceFile], *, info, working, chroma, interop, attributes,
                 options, staging, workers, progress, cancel,
-                thumb: "_Thumbnail") -> IngestResult:
+                thumb: "Thumbnail") -> IngestResult:
     frames = X.main_sequence([f.path for f in chosen])
     in_use = set(frames)
     for f in chosen:
@@ -596,15 +352,15 @@ def _ingest_exr(chosen: list[SourceFile], *, info, working, chroma, interop, att
         if cpu is not None:
             desc = ocio.PackedImageDesc(pixels, w, h, 3, depth, size, 3 * size, 3 * size * w)
             cpu.apply(desc)
-        _publish_frame(staging, fspec, extras, thumb, first, index, pixels)
+        publish_frame(staging, fspec, extras, thumb, first, index, pixels)
         if path in scratch_frames:
             path.unlink(missing_ok=True)
 
     extras = O.Extras(options.outputs, info, working, staging, width=w, height=h, fps=fps,
                       attributes=fspec.attributes, workers=workers)
     try:
-        count = _run_pipeline(produce, convert, workers=workers, total=len(frames),
-                              progress=progress, cancel=cancel)
+        count = run_pipeline(produce, convert, workers=workers, total=len(frames),
+                             progress=progress, cancel=cancel)
         outputs = extras.finish(first, count)
     except (X.ExrError, O.OutputError) as exc:
         raise IngestError(str(exc)) from None
@@ -620,38 +376,3 @@ def _ingest_exr(chosen: list[SourceFile], *, info, working, chroma, interop, att
         sdr_mode=options.sdr_mode, transform=transform, assumed=assumed, sources=[],
         delivery="exr", compression=options.compression, pixel_type=options.pixel_type,
         timecode=tc, seconds=0.0, source_detail=detail, outputs=outputs)
-
-
-class _Thumbnail:
-    """The take's thumbnail, made by the worker that converts the middle frame, from that
-    frame's pixels in memory: off the serial end of the ingest, and without reading the frame
-    back (the PNG is the same, see ingest_exr.thumbnail). ``ingest`` falls back to reading
-    the written middle frame when the clip had fewer frames than announced."""
-
-    def __init__(self, info, working: str, path: Path, width: int) -> None:
-        self.info, self.working, self.path, self.width = info, working, path, width
-        self.index: Optional[int] = None  # the middle of the frames announced
-        self.made: Optional[int] = None
-
-    def display(self):
-        return oproc.display_processor(self.info, self.working)
-
-    def make(self, index: int, pixels: np.ndarray) -> None:
-        X.thumbnail(pixels, self.path, self.display(), self.width)
-        self.made = index
-
-
-class _Hasher(threading.Thread):
-    """sha256 of every delivered file, alongside the conversion (hashlib releases the GIL)."""
-
-    def __init__(self, files: list[SourceFile]) -> None:
-        super().__init__(name="ingest-hash", daemon=True)
-        self.files = list(files)
-        self.error: Optional[BaseException] = None
-
-    def run(self) -> None:
-        try:
-            for f in self.files:
-                f.sha256 = file_sha256(f.path)
-        except BaseException as exc:
-            self.error = exc

@@ -8,13 +8,12 @@ a host's panel started in a detached worker. The one step that is never repeated
 """
 from __future__ import annotations
 
-import datetime as _dt
 import os
 import subprocess
 import sys
 import threading
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Optional
 
@@ -24,6 +23,7 @@ from ..backends import FREE_BACKENDS, open_backend
 from ..backends.base import COMPLETED, FAILED, Backend, BackendError, Generation
 from ..progress import Cancelled, CancelToken, ProgressFn, no_progress
 from ..request import ShotRequest
+from ..takes.record import PublishSpec, iso_time, publish_record
 
 # Failure codes worth a new paid attempt (luma-agents-api.md); anything else is final.
 RETRYABLE_FAILURES = ("generation_failed", "output_not_found")
@@ -41,51 +41,6 @@ class CreateNeedsDecision(JobError):
     Sending again could start a second paid generation, so the job waits for a person:
     ``genplate resume --resend JOB`` sends it again knowingly.
     """
-
-
-@dataclass
-class PublishSpec:
-    """Where and how a job's delivery becomes a take."""
-
-    root: str
-    shot: str
-    name: str
-    kind: str = "take"
-    first_frame: int = 1001
-    sdr_mode: str = "display-match"
-    working_space: Optional[str] = None
-    config: Optional[str] = None
-    compression: str = "zip:1"
-    parent: Optional[dict] = None  # the draft a master was promoted from
-    strokes: Optional[list] = None  # annotation strokes that shaped the request
-    pixel_type: str = "half"
-    hdr_mode: str = "display-match"
-    assume: Optional[str] = None  # what an untagged video is taken to be
-    source_tags: Optional[str] = None  # overrides the delivery's own colour tags
-    peak_nits: Optional[int] = None
-    outputs: tuple = ()  # extra outputs beside the EXR frames (archive, dpx, review movies)
-
-    def to_json(self) -> dict:
-        return asdict(self)
-
-    @classmethod
-    def from_json(cls, data: dict) -> "PublishSpec":
-        data = dict(data)
-        data["outputs"] = tuple(data.get("outputs") or ())
-        return cls(**data)
-
-    def ingest_options(self):
-        """How ingest turns this take's delivery into frames (the same for a generation and
-        for `genplate ingest`)."""
-        from ..ingest.convert import IngestOptions
-        from ..ingest.video import DEFAULT_ASSUME
-
-        return IngestOptions(
-            first_frame=self.first_frame, sdr_mode=self.sdr_mode,
-            working_space=self.working_space, config=self.config, compression=self.compression,
-            pixel_type=self.pixel_type, hdr_mode=self.hdr_mode,
-            assume=self.assume or DEFAULT_ASSUME, source_tags=self.source_tags,
-            peak_nits=self.peak_nits, outputs=tuple(self.outputs))
 
 
 @dataclass
@@ -318,19 +273,20 @@ class JobRunner:
 
     def _ingest(self, job: L.Job, reporter: "_LedgerProgress", token: CancelToken) -> L.Job:
         from ..review import judge
-        from ..takes import take as takes
+        from ..takes import versions
+        from ..takes.take import find_for_job
         from ..ingest.convert import ingest
 
         _pause_point("fetched")
         spec = PublishSpec.from_json(job.publish)
-        published = takes.find_for_job(spec.root, spec.shot, spec.name, job.id)
+        published = find_for_job(spec.root, spec.shot, spec.name, job.id)
         if published is not None:
             # The take was published before a crash kept the ledger from hearing about it.
             return self.ledger.advance(job.id, L.READY, f"found published take {published.dir}",
                                        take_dir=str(published.dir), message="ready")
         job = self.ledger.advance(job.id, L.INGESTING, message="ingesting")
         _pause_point("ingesting")
-        staging = takes.reserve(spec.root, spec.shot, spec.name, job.id)
+        staging = versions.reserve(spec.root, spec.shot, spec.name, job.id)
         request = ShotRequest.from_json(job.request)
         options = spec.ingest_options()
         header = exr_provenance(job, spec, staging.version, request)
@@ -342,7 +298,7 @@ class JobRunner:
         record["scores"] = judge.scores_for_publish(
             staging.dir, record, cancel=token, log=lambda m: self.ledger.note(job.id, m))
         _pause_point("ingested")
-        take = takes.commit(staging, record)
+        take = versions.commit(staging, record)
         _pause_point("published")
         return self.ledger.advance(job.id, L.READY, f"published {take.dir}",
                                    take_dir=str(take.dir), message="ready", progress=1.0)
@@ -400,46 +356,11 @@ def take_record(job: L.Job, spec: PublishSpec, staging, request: ShotRequest, re
     times: dict[str, str] = {}
     for event in ledger.events(job.id):  # the first time each step was reached
         if event.state in (L.QUEUED, L.SUBMITTED, L.DELIVERED):
-            times.setdefault(event.state, _iso(event.at))
+            times.setdefault(event.state, iso_time(event.at))
     return publish_record(spec, staging, result, job_id=job.id, backend=job.backend,
                           remote_id=job.remote_id, request=request.to_json(),
                           inputs=request.input_hashes(), estimate_usd=job.estimate_usd,
                           times=times)
-
-
-def publish_record(spec: PublishSpec, staging, result, *, job_id: str, backend: str,
-                   remote_id: Optional[str], request: Optional[dict], inputs: dict,
-                   estimate_usd: float, times: dict) -> dict:
-    """take.json for any take, generated or ingested from files: one schema for both."""
-    frames = result.frames_record()
-    frames["pattern"] = staging.pattern
-    return {
-        "schema": "genplate.take/1",
-        "shot": spec.shot,
-        "name": spec.name,
-        "version": staging.version,
-        "kind": spec.kind,
-        "job_id": job_id,
-        "backend": backend,
-        "remote_id": remote_id,
-        "request": request,
-        "inputs": inputs,
-        "estimate_usd": estimate_usd,
-        "times": {**times, "published": _iso(time.time())},
-        "engine": {"name": "genplate", "version": __version__},
-        "frames": frames,
-        "colour": result.colour_record(),
-        "sources": result.sources_record(),
-        "exr": {"compression": spec.compression, "pixel_type": result.pixel_type},
-        "thumbnail": "thumbnail.png",
-        "parent": spec.parent,
-        "strokes": spec.strokes,
-        "scores": None,
-    }
-
-
-def _iso(ts: float) -> str:
-    return _dt.datetime.fromtimestamp(ts, _dt.timezone.utc).isoformat(timespec="seconds")
 
 
 def _reason(exc: BaseException) -> str:
@@ -546,6 +467,6 @@ def unfinished(ledger: L.Ledger) -> list[L.Job]:
 
 
 __all__ = [
-    "JobRunner", "PublishSpec", "RetryPolicy", "JobError", "CreateNeedsDecision", "submit",
+    "JobRunner", "RetryPolicy", "JobError", "CreateNeedsDecision", "submit",
     "spawn_worker", "run_concurrently", "unfinished", "job_dir", "kind_for",
 ]

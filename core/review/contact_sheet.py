@@ -18,6 +18,8 @@ from typing import Optional, Sequence
 
 import numpy as np
 
+from ..takes.take import frame_paths
+
 Colour = tuple[float, float, float]
 
 BACKGROUND: Colour = (0.09, 0.09, 0.10)
@@ -33,10 +35,10 @@ FONT = "DroidSansMono"
 
 def config_of(colour: dict) -> Optional[str]:
     """The OCIO config a take was published with, from take.json's "colour" record."""
-    return colour.get("config_uri") or _config_uri(colour.get("config"))
+    return colour.get("config_uri") or config_uri(colour.get("config"))
 
 
-def _config_uri(config) -> Optional[str]:
+def config_uri(config) -> Optional[str]:
     """A config given as a path/URI string or as the colour module's record (a dict)."""
     if isinstance(config, dict):
         return config.get("uri") or config.get("path") or config.get("name")
@@ -49,7 +51,7 @@ def display_processor(working_space: Optional[str], config=None):
     The colour module (genplate.ocio) is used when present, so its config resolution ($OCIO,
     the pinned built-in config) and processor cache apply; otherwise PyOpenColorIO directly.
     """
-    uri = _config_uri(config)
+    uri = config_uri(config)
     try:
         from genplate.ocio.config import resolve_config, working_space as role_working_space
         from genplate.ocio.processors import display_processor as ocio_display
@@ -369,8 +371,6 @@ def take_thumbnail(take_dir: Path, record: dict) -> Optional[np.ndarray]:
             return (np.clip(read_rgb(thumb), 0, 1) * 255 + 0.5).astype(np.uint8)
     except OSError:
         pass
-    from .judge import frame_paths
-
     frames = frame_paths(take_dir, record)
     if not frames:
         return None

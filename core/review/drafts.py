@@ -27,11 +27,12 @@ from typing import Callable, Optional
 
 from ..jobs import ledger as L
 from ..jobs.budget import BudgetExceeded, admitted, price
-from ..jobs.runner import JobRunner, PublishSpec, kind_for, run_concurrently, submit
-from .judge import (JudgeConfig, JudgeError, TakeScores, judge_take, load_config, rank,
-                    write_json_atomic)
+from ..jobs.runner import JobRunner, kind_for, run_concurrently, submit
 from ..progress import CancelToken, ProgressFn, no_progress
 from ..request import ShotRequest
+from ..takes.record import PublishSpec
+from .judge import judge_take
+from .scores import JudgeConfig, JudgeError, TakeScores, load_config, rank, write_json_atomic
 
 MAX_DRAFTS = 64
 SHEETS_DIR = "contact_sheets"

@@ -83,7 +83,7 @@ def plan(take, *, resolution: str = "1080p", keyframes: int = DEFAULT_KEYFRAMES,
          shot: Optional[str] = None, root: Optional[str] = None) -> Promotion:
     """The master request for ``take`` (a takes.Take) and the PNGs it pins (written now)."""
     from .contact_sheet import config_of, exr_to_png
-    from .judge import frame_paths
+    from ..takes.take import frame_paths
 
     if resolution not in MASTER_RESOLUTIONS:
         raise PromoteError(f"--resolution {resolution}: a master is {' or '.join(MASTER_RESOLUTIONS)}")

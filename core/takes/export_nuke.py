@@ -15,7 +15,8 @@ from typing import Iterable, Optional
 
 from ..secrets import redact
 from ..atomic import write_text_atomically
-from .take import Take, TakeError
+from .layout import TakeError
+from .take import Take
 
 # Node colours (0xRRGGBBAA): the latest version green, older versions orange, like pipelines
 # mark outdated loads. The same two values as plugins/nuke/read.py (LATEST_COLOUR,

@@ -13,7 +13,8 @@ from typing import Iterable, Optional
 import opentimelineio as otio
 
 from ..atomic import write_text_atomically
-from .take import Take, TakeError
+from .layout import TakeError
+from .take import Take
 
 TIMELINE_RATE = 24  # Ray3's frame grid (request.FPS); every take is published at it
 
