@@ -145,7 +145,7 @@ class ShotRequest:
 
     def input_hashes(self) -> dict[str, str]:
         """sha256 of every local input, for provenance (what exactly was sent)."""
-        from .delivery.unpack import file_sha256
+        from .digest import file_sha256
 
         return {role: file_sha256(ref.path) for role, ref in self.media_refs() if ref.path}
 

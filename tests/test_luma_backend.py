@@ -162,7 +162,7 @@ def test_a_remembered_upload_the_service_lost_is_uploaded_again(emu, ledger, tmp
     backend.create(request, job_id=job_in(ledger, request).id)
     second = emu.create_bodies[1]["video"]["start_frame"]["file_id"]
     assert second != first and emu.files[second]["state"] == "ready"
-    from genplate.core.delivery.unpack import file_sha256
+    from genplate.core.digest import file_sha256
 
     assert ledger.upload_for(file_sha256(frame), "luma") == second
 

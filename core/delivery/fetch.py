@@ -33,10 +33,10 @@ from urllib.request import url2pathname
 import requests
 import urllib3
 
-from .unpack import (EXTENSIONS, MAX_BYTES, MAX_FILES, extract_zip, file_sha256, kind_of_bytes,
-                     sniff_kind)
+from ..digest import file_sha256
 from ..progress import CancelToken, ProgressFn, no_progress
 from ..secrets import install_filter, redact, redact_url
+from .unpack import EXTENSIONS, MAX_BYTES, MAX_FILES, extract_zip, kind_of_bytes, sniff_kind
 
 log = install_filter(logging.getLogger(__name__))
 

@@ -11,7 +11,6 @@ destination is either a complete extraction or absent.
 from __future__ import annotations
 
 import glob
-import hashlib
 import json
 import os
 import re
@@ -42,15 +41,6 @@ _DRIVE = re.compile(r"^[A-Za-z]:")
 
 class ArchiveError(RuntimeError):
     """A delivered archive is unsafe or broken; nothing of it was extracted."""
-
-
-def file_sha256(path: os.PathLike | str, *, chunk: int = 4 << 20) -> str:
-    """The sha256 of a file, read in chunks (hashlib releases the GIL on each)."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(chunk), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def sniff_kind(path: os.PathLike | str) -> str:

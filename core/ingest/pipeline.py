@@ -18,7 +18,7 @@ import numpy as np
 
 from genplate.ocio import processors as oproc
 
-from ..delivery.unpack import file_sha256
+from ..digest import file_sha256
 from ..progress import Cancelled, CancelToken, ProgressFn
 from . import exr as X
 from .result import SourceFile

@@ -16,7 +16,7 @@ import uuid
 from pathlib import Path
 from typing import TYPE_CHECKING, Optional
 
-from ...delivery.unpack import file_sha256
+from ...digest import file_sha256
 from .client import LumaClient, LumaError
 from ...request import MediaRef
 
