@@ -1,5 +1,5 @@
 """Takes and versions: names, reservations that never collide (threads and processes), resumed
-reservations, atomic publishing, and finding takes again (takes.py)."""
+reservations, atomic publishing, and finding takes again (core/takes/)."""
 from __future__ import annotations
 
 import json

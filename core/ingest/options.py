@@ -34,7 +34,7 @@ class IngestOptions:
     host_config: Optional[str] = None  # the config of the host that asked (Nuke, Resolve)
     workers: Optional[int] = None  # default: one per core
     thumbnail_width: int = 480
-    outputs: tuple = ()  # extra outputs (ingest_outputs.OUTPUTS): aces-archive, dpx10, ...
+    outputs: tuple = ()  # extra outputs (outputs.OUTPUTS): aces-archive, dpx10, ...
 
     def check(self) -> None:
         if self.sdr_mode not in S.SDR_MODES:

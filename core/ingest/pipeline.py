@@ -135,7 +135,7 @@ def run_pipeline(produce: Callable[[Callable[[object], None]], int], convert: Ca
 class Thumbnail:
     """The take's thumbnail, made by the worker that converts the middle frame, from that
     frame's pixels in memory: off the serial end of the ingest, and without reading the frame
-    back (the PNG is the same, see ingest_exr.thumbnail). ``ingest`` falls back to reading
+    back (the PNG is the same, see exr.thumbnail). ``ingest`` falls back to reading
     the written middle frame when the clip had fewer frames than announced."""
 
     def __init__(self, info, working: str, path: Path, width: int) -> None:

@@ -87,7 +87,7 @@ def judge_take(take_dir: Path | str, *, config: Optional[JudgeConfig] = None, wr
 
 def scores_for_publish(staging_dir: Path | str, record: dict, *,
                        cancel: Optional[CancelToken] = None, log=None) -> Optional[dict]:
-    """For the main job, just before ``takes.commit``: judge the staged frames, leave
+    """For the main job, just before ``versions.commit``: judge the staged frames, leave
     scores.json and the plot in the staging folder (they are published with the take) and
     return the summary for take.json's "scores". Never raises but for a cancel: a judge that
     cannot read a frame, or a bad judge config, must not fail a paid-for take."""
