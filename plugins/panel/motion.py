@@ -1,7 +1,7 @@
 """Drawing motion from the panel: open the annotation window and put what it proposes into
 the request.
 
-The window itself (canvas.py) knows nothing of the panel; this glue hands it the panel's
+The window itself (annotation.py) knows nothing of the panel; this glue hands it the panel's
 context (prompt, duration, where to keep keyframes) and frames to draw on, and turns its "Use"
 into the request's prompt, keyframes and strokes file.
 """
@@ -23,7 +23,7 @@ class MotionMixin:
     def open_annotation(self) -> None:
         """The canvas window (non-modal: a modal dialog inside a host's loop freezes it)."""
         if self._annotation is None:
-            from .canvas import AnnotationWindow
+            from .annotation import AnnotationWindow
 
             grab = self._grab_for_canvas if self.adapter.can_grab_frames() else None
             self._annotation = AnnotationWindow(self.client, self._annotation_context, grab=grab,
