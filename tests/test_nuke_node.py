@@ -202,7 +202,9 @@ def test_the_selector_offers_the_nodes_own_takes_once_it_has_some(fake, tmp_path
     mine, other = publish(tmp_path, name="harbour"), publish(tmp_path, name="pier")
     N.apply_takes(group, [mine, other])
     assert len(group["take"].values()) == 2  # nothing made here yet: the shot's takes
-    N._jobs_submitted(group, ["j1"], [], ["harbour"])
+    from genplate.nuke import node_status
+
+    node_status._jobs_submitted(group, ["j1"], [], ["harbour"])
     N.apply_takes(group, [mine, other])
     assert group["take"].values() == ["harbour v001 (draft)"]
     assert not group["take_names_json"].visible()
@@ -228,15 +230,17 @@ def test_generate_in_the_gui_follows_the_job_in_a_worker_and_changes_nodes_on_ma
     root, calls = stub_engine
     group = N.create({"shot": "sh040", "root": str(root)})
     group["prompt"].setValue("tidal pool macro")
-    monkey_poll = N.POLL_SECONDS
-    N.POLL_SECONDS = 0.05
+    from genplate.nuke import follow
+
+    monkey_poll = follow.POLL_SECONDS
+    follow.POLL_SECONDS = 0.05
     try:
         N.on_generate(group)
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline and group["take"].value() == "(none)":
             nuke.run_main_queue(timeout=0.05)
     finally:
-        N.POLL_SECONDS = monkey_poll
+        follow.POLL_SECONDS = monkey_poll
     assert json.loads(group["take_names_json"].value()) == ["tidal"]
     assert group["take"].value() == "tidal v001 (draft)", (group["status"].value(),
                                                            group["last_error"].value())
@@ -292,16 +296,20 @@ def test_headless_generate_raises_when_the_job_fails(fake, stub_engine):
     root, _calls = stub_engine
     group = N.create({"shot": "sh050", "root": str(root)})
     group["prompt"].setValue("fail on purpose")
-    with pytest.raises(N.GenerateError, match="moderated"):
-        N.generate(group, poll=0.05)
+    from genplate.nuke import headless
+
+    with pytest.raises(headless.GenerateError, match="moderated"):
+        headless.generate(group, poll=0.05)
     assert group["status"].value() == "failed"
     assert "moderated" in group["last_error"].value()
 
 
 def test_headless_generate_refuses_a_node_that_is_not_genplates(fake):
     nuke, N = fake(gui=False)
-    with pytest.raises(N.GenerateError, match="needs a genplate generate node"):
-        N.generate(nuke.nodes.Read())
+    from genplate.nuke import headless
+
+    with pytest.raises(headless.GenerateError, match="needs a genplate generate node"):
+        headless.generate(nuke.nodes.Read())
 
 
 def test_opening_a_script_resumes_following_its_nodes_jobs(fake, stub_engine):
@@ -314,10 +322,10 @@ def test_opening_a_script_resumes_following_its_nodes_jobs(fake, stub_engine):
         "id": "j0001", "state": "running", "prompt": "saved job", "shot": "sh040",
         "name": "saved", "kind": "draft", "polls": 1, "root": str(root),
         "cancel_requested": False}}}))
-    from genplate.nuke import menus
+    from genplate.nuke import follow, menus
 
-    saved = N.POLL_SECONDS
-    N.POLL_SECONDS = 0.05
+    saved = follow.POLL_SECONDS
+    follow.POLL_SECONDS = 0.05
     try:
         assert menus.resume_nodes() == 1
         assert busy["status"].value() == "refreshing…" and idle["status"].value() == "idle"
@@ -325,6 +333,6 @@ def test_opening_a_script_resumes_following_its_nodes_jobs(fake, stub_engine):
         while time.monotonic() < deadline and busy["take"].value() == "(none)":
             nuke.run_main_queue(timeout=0.05)
     finally:
-        N.POLL_SECONDS = saved
+        follow.POLL_SECONDS = saved
     assert busy["take"].value() == "saved v001 (draft)"
     assert ["jobs", "j0001", "--json"] in calls()

@@ -107,13 +107,14 @@ def test_script_names_give_shots():
 def test_headless_generate_with_the_real_engine(nuke, tmp_path):
     """`nuke -t`: no GUI, no Qt; the node waits for a real offline take and outputs it."""
     fake_nuke.set_env_gui(nuke, False)
+    from genplate.nuke import headless
     from genplate.nuke import node as N
 
     group = N.create()  # knobs from the script: shot sh030, takes beside it, first frame 1009
     assert group["root"].value() == str(tmp_path / "shows" / "takes")
     group["prompt"].setValue("tide pools at low tide, overcast")
     try:
-        take = N.generate(group, poll=0.5, timeout=300)
+        take = headless.generate(group, poll=0.5, timeout=300)
     finally:
         _end_workers()
     assert take["kind"] == "draft" and take["first"] == 1009  # aligned to the script's shot

@@ -21,7 +21,8 @@ from panel_stub import install_stub  # noqa: E402
 from genplate.panel.diagnostics import StallMeter  # noqa: E402
 from genplate.panel.engine import EngineClient, JobMonitor  # noqa: E402
 from genplate.panel.host import HostAdapter  # noqa: E402
-from genplate.panel.panel import GenplatePanel, overall_progress  # noqa: E402
+from genplate.panel.labels import overall_progress  # noqa: E402
+from genplate.panel.panel import GenplatePanel  # noqa: E402
 from genplate.panel.qt import QtWidgets  # noqa: E402
 
 STUB = textwrap.dedent(r'''

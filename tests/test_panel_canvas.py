@@ -20,7 +20,8 @@ pytest.importorskip("pytestqt")
 from genplate.core.review.annotate import strokes_from_json, strokes_to_json  # noqa: E402
 from genplate.panel import commands as C  # noqa: E402
 from panel_stub import install_stub  # noqa: E402
-from genplate.panel.canvas import DEFAULT_PIN_RADIUS, AnnotationCanvas, AnnotationWindow  # noqa: E402
+from genplate.panel.annotation import AnnotationWindow  # noqa: E402
+from genplate.panel.canvas import DEFAULT_PIN_RADIUS, AnnotationCanvas  # noqa: E402
 from genplate.panel.engine import EngineClient  # noqa: E402
 from genplate.panel.panel import GenplatePanel  # noqa: E402
 from genplate.panel.qt import QtCore, QtGui, Qt  # noqa: E402

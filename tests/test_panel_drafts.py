@@ -22,7 +22,8 @@ pytest.importorskip("pytestqt")
 
 from genplate.panel import commands as C  # noqa: E402
 from panel_stub import install_stub  # noqa: E402
-from genplate.panel.panel import GenplatePanel, take_label, take_tooltip  # noqa: E402
+from genplate.panel.labels import take_label, take_tooltip  # noqa: E402
+from genplate.panel.panel import GenplatePanel  # noqa: E402
 from genplate.panel.qt import QtGui, Qt  # noqa: E402
 from genplate.panel.diagnostics import StallMeter  # noqa: E402
 from test_panel import STUB, RecordingHost, assert_responsive  # noqa: E402

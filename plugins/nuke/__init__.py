@@ -8,7 +8,7 @@ from __future__ import annotations
 
 def generate(node=None, **kwargs):
     """Generate from a genplate node and wait for the take (works under ``nuke -t``)."""
-    from .node import generate as _generate
+    from .headless import generate as _generate
 
     return _generate(node, **kwargs)
 

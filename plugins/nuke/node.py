@@ -6,18 +6,17 @@ drafts, promote the chosen draft, refresh and cancel; the `take` knob switches b
 node's takes and the Read inside the group follows it. Status, progress and the last error
 show on the node.
 
-Threads: a button runs on the main thread, grabs frames there (nuke.execute must), then hands
-the engine calls to a worker thread; the worker touches no node, and every change it causes
-is queued to the main thread with nuke.executeInMainThread, by node name (a node may be
-deleted meanwhile). Under ``nuke -t`` there is no event loop: ``generate(node)`` does the
-same steps in the calling thread and waits for the take.
+This module is what the node's knob scripts call: saved scripts hold
+``import nuke, genplate.nuke.node as _g; _g.on_generate(nuke.thisNode())`` and
+``_g.knob_changed(...)``, so create, knob_changed and the on_* buttons stay here for good. It
+holds the knobs, reading them into a request and grabbing the input's frames. What the node
+shows (status, the hidden jobs/takes knobs, the take's Read) is node_status.py's; the worker
+thread that follows the jobs is follow.py's; headless generation under ``nuke -t`` is
+headless.py's (``genplate.nuke.generate``).
 """
 from __future__ import annotations
 
-import json
-import threading
-import time
-from typing import Any, Callable, Optional
+from typing import Any, Optional
 
 import nuke
 
@@ -25,11 +24,11 @@ from genplate.panel import commands as C
 
 from . import frames as F
 from . import read as R
+from .follow import _Follower
+from .node_status import (NODE_CLASS_TAG, _jobs, _label, _takes, apply_takes, is_generate_node,
+                          set_status, show_take)
 
-NODE_CLASS_TAG = "genplate_generate"
 INPUT_MODES = ("none", "start frame", "start and end frames", "keyframes")
-POLL_SECONDS = 2.0
-TERMINAL = ("ready", "failed", "cancelled")
 
 _KNOB_CHANGED = ("import nuke, genplate.nuke.node as _g; "
                  "_g.knob_changed(nuke.thisNode(), nuke.thisKnob())")
@@ -146,11 +145,6 @@ def create(context: Optional[dict] = None):
     return group
 
 
-def is_generate_node(node) -> bool:
-    knob = node.knob(NODE_CLASS_TAG) if hasattr(node, "knob") else None
-    return bool(knob is not None and knob.value())
-
-
 # -- knobs <-> request ---------------------------------------------------------------------
 
 def fields_from_node(node, *, grabbed: Optional[dict] = None) -> C.RequestFields:
@@ -228,106 +222,7 @@ def grab_input_frames(node) -> dict:
     return grabbed
 
 
-# -- showing state on the node (main thread) -------------------------------------------------
-
-def _node(name: str):
-    node = nuke.toNode(name)
-    return node if node is not None and is_generate_node(node) else None
-
-
-def set_status(node, status: str, *, progress: Optional[float] = None,
-               error: Optional[str] = None) -> None:
-    node["status"].setValue(status)
-    if progress is not None:
-        node["progress"].setValue(max(0.0, min(1.0, float(progress))))
-    if error is not None:
-        node["last_error"].setValue(error)
-
-
-def _jobs(node) -> list[str]:
-    try:
-        data = json.loads(node["jobs_json"].value() or "[]")
-    except ValueError:
-        return []
-    return [str(j) for j in data if isinstance(j, str)]
-
-
-def _set_jobs(node, job_ids: list[str]) -> None:
-    node["jobs_json"].setValue(json.dumps(sorted(set(job_ids))))
-
-
-def _names(node) -> list[str]:
-    """The take names this node's jobs publish to (its takes, among the shot's)."""
-    try:
-        data = json.loads(node["take_names_json"].value() or "[]")
-    except ValueError:
-        return []
-    return [str(n) for n in data if isinstance(n, str)]
-
-
-def _add_names(node, names: list[str]) -> None:
-    node["take_names_json"].setValue(json.dumps(sorted(set(_names(node)) | set(names))))
-
-
-def _takes(node) -> list[dict]:
-    try:
-        data = json.loads(node["takes_json"].value() or "[]")
-    except ValueError:
-        return []
-    return [t for t in data if isinstance(t, dict)]
-
-
-def _label(take: dict) -> str:
-    return (f"{take.get('name')} v{int(take.get('version') or 0):03d}"
-            f" ({take.get('kind') or 'take'})")
-
-
-def apply_takes(node, takes: list[dict], *, select_dir: Optional[str] = None) -> None:
-    """Fill the take selector (newest first) and show the chosen take (main thread).
-
-    Only the node's own takes are offered once it has made any; before that, the shot's.
-    """
-    own = set(_names(node))
-    if own:
-        takes = [t for t in takes if t.get("name") in own]
-    takes = sorted(takes, key=lambda t: (str(t.get("name")), -int(t.get("version") or 0)))
-    node["takes_json"].setValue(json.dumps(takes))
-    labels = [_label(t) for t in takes] or ["(none)"]
-    current = str(node["take"].value())
-    node["take"].setValues(labels)
-    chosen = None
-    if select_dir:
-        chosen = next((t for t in takes if t.get("dir") == select_dir), None)
-    if chosen is None and current in labels and takes:
-        chosen = takes[labels.index(current)]
-    if chosen is None and takes:
-        chosen = takes[0]
-    if chosen is not None:
-        node["take"].setValue(_label(chosen))
-        show_take(node, chosen)
-    else:
-        node["take"].setValue("(none)")
-
-
-def show_take(node, take: dict) -> None:
-    """Point the group's Read at the take and route it to the output (one undo step)."""
-    read = node.node("take_read")
-    output = node.node("Output1")
-    if read is None or output is None:
-        raise R.ReadError(f"{node.name()} lost its inner take_read/Output1 nodes; "
-                          f"create a new genplate node")
-    plan = R.read_plan(take)
-    colorspace = R.choose_colorspace(nuke.getColorspaceList(read["colorspace"]),
-                                     str(take.get("colorspace") or ""),
-                                     config_name=R.live_config_name())
-    nuke.Undo.begin(f"genplate: show {_label(take)}")
-    try:
-        R.apply_plan(read, {**plan, "name": "take_read"}, colorspace)
-        output.setInput(0, read)
-        node["label"].setValue(f"{take.get('name')} v{int(take.get('version') or 0):03d}")
-    finally:
-        nuke.Undo.end()
-
+# -- the take selector (main thread) -------------------------------------------------------
 
 def knob_changed(node, knob) -> None:
     """The group's knobChanged: the take selector switches the output."""
@@ -344,26 +239,6 @@ def knob_changed(node, knob) -> None:
 
 
 # -- the buttons (main thread) -------------------------------------------------------------
-
-def _post(fn: Callable[..., None], *args: Any) -> None:
-    """Run fn(*args) on the main thread: now if we are on it, else queued."""
-    if threading.current_thread() is threading.main_thread():
-        fn(*args)
-    else:
-        nuke.executeInMainThread(fn, args)
-
-
-def _on_node(name: str, fn: Callable[..., None], *args: Any) -> None:
-    node = _node(name)
-    if node is not None:
-        try:
-            fn(node, *args)
-        except Exception as exc:  # shown on the node, never raised into Nuke's event loop
-            try:
-                set_status(node, "error", error=str(exc))
-            except Exception:
-                pass
-
 
 def prepare(node) -> list[C.RequestFields]:
     """Check the knobs and grab the input frames; the requests to send (main thread)."""
@@ -419,240 +294,8 @@ def _where(node) -> tuple[str, str]:
     return str(node["root"].value()).strip(), str(node["shot"].value()).strip()
 
 
-# -- the worker ------------------------------------------------------------------------------
-
-class _Follower:
-    """Engine calls for one node, off the main thread; results posted back by node name."""
-
-    @classmethod
-    def _spawn(cls, name: str, target: Callable[[], None]) -> threading.Thread:
-        thread = threading.Thread(target=target, name=f"genplate-{name}", daemon=True)
-        thread.start()
-        return thread
-
-    @classmethod
-    def start_submit(cls, name: str, requests: list[C.RequestFields],
-                     where: tuple[str, str]) -> threading.Thread:
-        def work() -> None:
-            job_ids, names, errors = [], [], []
-            for fields in requests:
-                try:
-                    job = C.run_json(C.submit_args(fields)).get("job") or {}
-                    if job.get("id"):
-                        job_ids.append(job["id"])
-                        names.append(str(job.get("name") or ""))
-                except C.CommandFailed as exc:
-                    errors.append(str(exc))
-            _post(_on_node, name, _jobs_submitted, job_ids, errors, names)
-            if job_ids:
-                cls._follow(name, job_ids, where)
-        return cls._spawn(name, work)
-
-    @classmethod
-    def start_refresh(cls, name: str, job_ids: list[str],
-                      where: tuple[str, str]) -> threading.Thread:
-        def work() -> None:
-            if job_ids:
-                cls._follow(name, job_ids, where)
-            else:
-                cls._refresh_takes(name, where, None)
-        return cls._spawn(name, work)
-
-    @classmethod
-    def start_cancel(cls, name: str, job_ids: list[str]) -> threading.Thread:
-        def work() -> None:
-            errors = []
-            for job_id in job_ids:
-                try:
-                    C.run_json(C.cancel_args(job_id))
-                except C.CommandFailed as exc:
-                    errors.append(str(exc))
-            if errors:
-                _post(_on_node, name, lambda n: set_status(n, "cancel failed", error=errors[0]))
-        return cls._spawn(name, work)
-
-    @classmethod
-    def start_promote(cls, name: str, take: dict, where: tuple[str, str]) -> threading.Thread:
-        def work() -> None:
-            if not has_command("promote"):
-                _post(_on_node, name, lambda n: set_status(
-                    n, "not sent", error="this engine has no `genplate promote` command yet"))
-                return
-            try:
-                job = C.run_json(C.promote_args(str(take["dir"]), where[0])).get("job") or {}
-            except C.CommandFailed as exc:
-                message = str(exc)
-                _post(_on_node, name, lambda n: set_status(n, "promote failed", error=message))
-                return
-            if job.get("id"):
-                _post(_on_node, name, _jobs_submitted, [job["id"]], [],
-                      [str(job.get("name") or "")])
-                cls._follow(name, [job["id"]], where)
-        return cls._spawn(name, work)
-
-    @classmethod
-    def _follow(cls, name: str, job_ids: list[str], where: tuple[str, str], *,
-                poll: Optional[float] = None) -> None:
-        poll = POLL_SECONDS if poll is None else poll
-        pending = list(job_ids)
-        ready_dirs: list[str] = []
-        while pending:
-            jobs = []
-            for job_id in pending:
-                try:
-                    jobs.append(C.run_json(C.job_args(job_id)).get("job") or {"id": job_id})
-                except C.CommandFailed as exc:
-                    jobs.append({"id": job_id, "state": "unknown", "error": str(exc)})
-            _post(_on_node, name, _show_jobs, jobs)
-            for job in jobs:
-                if job.get("state") in TERMINAL:
-                    pending.remove(job["id"])
-                    if job.get("state") == "ready" and job.get("take_dir"):
-                        ready_dirs.append(job["take_dir"])
-            if pending:
-                time.sleep(poll)
-        cls._refresh_takes(name, where, ready_dirs[-1] if ready_dirs else None)
-
-    @classmethod
-    def _refresh_takes(cls, name: str, where: tuple[str, str], select_dir: Optional[str]) -> None:
-        root, shot = where
-        try:
-            takes = C.run_json(C.takes_args(root, shot)).get("takes") or []
-        except C.CommandFailed as exc:
-            message = str(exc)
-            _post(_on_node, name, lambda n: set_status(n, "takes unavailable", error=message))
-            return
-        _post(_on_node, name, _takes_listed, takes, select_dir)
-
-
-def _jobs_submitted(node, job_ids: list[str], errors: list[str],
-                    names: Optional[list[str]] = None) -> None:
-    _set_jobs(node, _jobs(node) + job_ids)
-    _add_names(node, [n for n in (names or []) if n])
-    if errors:
-        set_status(node, f"{len(job_ids)} sent, {len(errors)} refused", error=errors[0])
-    else:
-        set_status(node, f"queued {len(job_ids)} job(s)", progress=0.0)
-
-
-def _show_jobs(node, jobs: list[dict]) -> None:
-    active = [j for j in jobs if j.get("state") not in TERMINAL]
-    failed = [j for j in jobs if j.get("state") == "failed"]
-    share = [_fraction(j) for j in jobs] or [0.0]
-    states = ", ".join(sorted({str(j.get("state")) for j in jobs}))
-    set_status(node, states if active else ("failed" if failed and len(failed) == len(jobs)
-                                            else "done"), progress=sum(share) / len(share))
-    if failed:
-        node["last_error"].setValue(str(failed[-1].get("error") or "failed"))
-    _set_jobs(node, [j["id"] for j in active])
-
-
-def _fraction(job: dict) -> float:
-    spans = {"queued": (0, .02), "submitted": (.02, .05), "running": (.05, .65),
-             "delivered": (.65, .75), "fetched": (.75, .77), "ingesting": (.77, 1.0)}
-    state = job.get("state")
-    if state in ("ready", "failed", "cancelled"):
-        return 1.0
-    start, end = spans.get(state, (0.0, 0.0))
-    p = job.get("progress")
-    return start + (end - start) * float(p) if isinstance(p, (int, float)) and 0 <= p <= 1 else start
-
-
-def _takes_listed(node, takes: list[dict], select_dir: Optional[str]) -> None:
-    apply_takes(node, takes, select_dir=select_dir)
-    count = len(takes)
-    if str(node["status"].value()) in ("refreshing…", "idle"):
-        set_status(node, f"{count} take(s)")
-
-
-_HAS: dict[str, bool] = {}
-
-
-def has_command(name: str) -> bool:
-    if name not in _HAS:
-        import subprocess
-
-        from genplate.panel.engine_config import engine_command, engine_environment
-
-        try:
-            prefix, source = engine_command()
-            done = subprocess.run(prefix + [name, "--help"], capture_output=True, timeout=60,
-                                  env=engine_environment(source=source), stdin=subprocess.DEVNULL)
-            _HAS[name] = done.returncode == 0
-        except Exception:
-            return False
-    return _HAS[name]
-
-
-# -- headless ------------------------------------------------------------------------------
-
-class GenerateError(RuntimeError):
-    """Headless generation ended without a take (the message says why)."""
-
-
-def generate(node=None, *, timeout: float = 3 * 3600.0, poll: float = POLL_SECONDS,
-             progress: Optional[Callable[[dict], None]] = None) -> dict:
-    """Generate from a genplate node and wait for the take (``nuke -t``, a farm, a script).
-
-    Runs in the calling thread: grabs input frames, submits, follows the job(s), lists the
-    shot's takes into the node, and selects the new one. Returns that take's summary; raises
-    GenerateError if every job failed or was cancelled, or on timeout.
-    """
-    if node is None:
-        node = nuke.thisNode()
-    if node is None or not is_generate_node(node):
-        raise GenerateError("genplate.nuke.generate(node) needs a genplate generate node")
-    try:
-        requests = prepare(node)
-    except (ValueError, F.FrameGrabError) as exc:
-        set_status(node, "not sent", error=str(exc))
-        raise GenerateError(str(exc)) from exc
-    set_status(node, f"sending {len(requests)} request(s)…", progress=0.0, error="")
-    job_ids = []
-    for fields in requests:
-        try:
-            job = C.run_json(C.submit_args(fields)).get("job") or {}
-        except C.CommandFailed as exc:
-            set_status(node, "not sent", error=str(exc))
-            raise GenerateError(str(exc)) from exc
-        job_ids.append(job["id"])
-        _add_names(node, [str(job.get("name") or "")] if job.get("name") else [])
-    _set_jobs(node, job_ids)
-    deadline = time.monotonic() + timeout
-    finals: dict[str, dict] = {}
-    while len(finals) < len(job_ids):
-        jobs = []
-        for job_id in job_ids:
-            if job_id in finals:
-                jobs.append(finals[job_id])
-                continue
-            job = C.run_json(C.job_args(job_id)).get("job") or {"id": job_id}
-            jobs.append(job)
-            if job.get("state") in TERMINAL:
-                finals[job_id] = job
-        _show_jobs(node, jobs)
-        if progress is not None:
-            progress({"jobs": jobs})
-        if len(finals) == len(job_ids):
-            break
-        if time.monotonic() > deadline:
-            raise GenerateError(f"no take after {timeout:.0f} s; the job(s) go on: "
-                                f"{', '.join(job_ids)} (`genplate jobs`)")
-        time.sleep(poll)
-    ready = [j for j in finals.values() if j.get("state") == "ready" and j.get("take_dir")]
-    if not ready:
-        errors = "; ".join(str(j.get("error") or j.get("state")) for j in finals.values())
-        raise GenerateError(f"no take: {errors}")
-    fields = requests[0]
-    takes = C.run_json(C.takes_args(fields.root, fields.shot)).get("takes") or []
-    apply_takes(node, takes, select_dir=ready[-1]["take_dir"])
-    chosen = next((t for t in takes if t.get("dir") == ready[-1]["take_dir"]), None)
-    if chosen is None:
-        raise GenerateError(f"the job published {ready[-1]['take_dir']} but `genplate takes` "
-                            f"does not list it under {fields.root or '$GENPLATE_ROOT'}")
-    return chosen
-
-
-__all__ = ["create", "generate", "GenerateError", "fields_from_node", "input_frames_wanted",
-           "grab_input_frames", "apply_takes", "show_take", "knob_changed", "on_generate",
-           "on_refresh", "on_cancel", "on_promote", "is_generate_node", "INPUT_MODES"]
+# apply_takes, show_take and is_generate_node live in node_status.py; they stay importable from
+# here, the module scripts and studio tools already know.
+__all__ = ["create", "fields_from_node", "input_frames_wanted", "grab_input_frames",
+           "apply_takes", "show_take", "knob_changed", "on_generate", "on_refresh",
+           "on_cancel", "on_promote", "is_generate_node", "INPUT_MODES"]
