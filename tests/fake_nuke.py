@@ -1,22 +1,22 @@
-"""A recording fake of Nuke's `nuke` and `nukescripts` modules, following docs/hosts.md.
+"""A recording fake of Nuke's `nuke` and `nukescripts` modules, held to what Nuke really does.
 
-No Nuke runs here. The fake keeps the behaviour genplate depends on and records everything
-else so tests can assert it:
+No Nuke runs here. Each behaviour below follows a record of the real thing, named beside it:
+Foundry's own Python sources (``nuke_internal/executeInMain.py``, ``nuke/colorspaces.py``,
+``nukescripts/panels.py``), Foundry's API docs, the unofficial ``types-nuke`` stubs (Nuke 13.2;
+tests/test_nuke_fake.py holds every public function and knob class here to their signatures),
+and production code (ynput/ayon-nuke, shotgunsoftware/tk-nuke). Where no record says which
+of two answers Nuke gives, the fake says so and genplate is built for both.
 
-- knobs by name, typed enough to matter: File_Knob.fromUserText parses a trailing range and
-  value() returns %04d notation; Enumeration_Knob refuses values it does not list; the Read's
-  `colorspace` lists what the script's live OCIO config offers, roles as "role\\t(space)" the
-  way nuke.getColorspaceList returns them (ayon-nuke get_colorspace_list);
-- nuke.createNode / nuke.nodes.X / nuke.allNodes / nuke.toNode / groups with begin()/end();
-- nuke.Undo.begin/name/end/cancel, recorded as groups of changes;
-- nuke.executeInMainThread queues (returns at once) and executeInMainThreadWithResult blocks
-  until the queue runs; every node change records whether it happened on the main thread;
-- nuke.execute(write, first, last) writes a small PNG per frame so grabs can be checked;
-- nuke.menu(...) menus, nuke.pluginAddPath, nuke.env["gui"], NUKE_VERSION_MAJOR;
-- nukescripts.panels.registerWidgetAsPanel.
+Where Nuke 16 differs from the 13.2 stubs, as far as the records go: Nuke 16 ships PySide6
+(Nuke 15 and older PySide2; hosts.md §0); from Nuke 17.1 the API is pybind11-built and documents
+``Undo.begin(name=None)`` and ``Undo.cancel()`` as "safe to call when no group is open"
+(learn.foundry.com/nuke/developers/17.1, nuke.Undo), and ProgressTask takes ``maximum`` and
+flags (hosts.md §2.3). No difference is recorded for the other calls genplate makes; the form of
+``getColorspaceList`` on 16/17 is open (hosts.md §9) and `python -m genplate.nuke.smoke` reports it.
 
-`install(config="aces_1.3", gui=True)` puts fresh fakes into sys.modules and returns the nuke
-module; `uninstall()` removes them.
+``install(config="aces_1.3", gui=True, version=16, list_form="recorded")`` puts fresh fakes into
+sys.modules and returns the nuke module; ``uninstall()`` removes them. Attributes of the fake
+module named in FAKE_HELPERS are the tests' handles, not Nuke's API.
 """
 from __future__ import annotations
 
@@ -26,109 +26,45 @@ import re
 import struct
 import sys
 import threading
+import traceback
 import types
 import zlib
 from pathlib import Path
 from typing import Any, Callable, Optional
 
-# -- OCIO configs as Nuke shows them -------------------------------------------------------
+from fake_nuke_colour import CONFIGS, LIST_FORMS, colorspace_entries, knob_values
+from fake_nuke_knobs import TclError, knob_classes, tcl_substitute
+from fake_nuke_panels import build_nukescripts
 
-CONFIGS: dict[str, dict] = {
-    # studio-config-v1.0.0_aces-v1.3_ocio-v2.1 (Nuke 14/15's shipped ACES 1.3 config)
-    "aces_1.3": {
-        "OCIO_config": "studio-config-v1.0.0_aces-v1.3_ocio-v2.1",
-        "roles": {"scene_linear": "ACEScg", "compositing_linear": "ACEScg",
-                  "rendering": "ACEScg", "aces_interchange": "ACES2065-1",
-                  "color_timing": "ACEScct", "compositing_log": "ACEScct", "data": "Raw",
-                  "matte_paint": "sRGB - Texture", "texture_paint": "ACEScct",
-                  "cie_xyz_d65_interchange": "CIE-XYZ-D65", "color_picking": "sRGB - Texture"},
-        "spaces": ["ACES2065-1", "ACEScc", "ACEScct", "ACEScg", "Linear P3-D65",
-                   "Linear Rec.2020", "Linear Rec.709 (sRGB)", "Gamma 2.2 Rec.709 - Texture",
-                   "sRGB - Texture", "Raw", "CIE-XYZ-D65", "sRGB - Display",
-                   "Rec.1886 Rec.709 - Display", "ST2084-P3-D65 - Display"],
-        "displays": {"sRGB - Display": ["ACES 1.0 - SDR Video", "Un-tone-mapped", "Raw"],
-                     "Rec.1886 Rec.709 - Display": ["ACES 1.0 - SDR Video", "Raw"]},
-    },
-    # studio-config-v4.0.0_aces-v2.0_ocio-v2.4 (ACES 2.0, Nuke 17)
-    "aces_2.0": {
-        "OCIO_config": "studio-config-v4.0.0_aces-v2.0_ocio-v2.4",
-        "roles": {"scene_linear": "ACEScg", "compositing_linear": "ACEScg",
-                  "rendering": "ACEScg", "aces_interchange": "ACES2065-1",
-                  "color_timing": "ACEScct", "compositing_log": "ACEScct", "data": "Raw",
-                  "matte_paint": "sRGB Encoded Rec.709 (sRGB)",
-                  "texture_paint": "ACEScct", "cie_xyz_d65_interchange": "CIE XYZ-D65 - Display-referred",
-                  "color_picking": "sRGB Encoded Rec.709 (sRGB)"},
-        "spaces": ["ACES2065-1", "ACEScc", "ACEScct", "ACEScg", "ADX10", "Linear P3-D65",
-                   "Linear Rec.2020", "Linear Rec.709 (sRGB)", "sRGB Encoded Rec.709 (sRGB)",
-                   "Gamma 2.2 Encoded Rec.709", "Raw", "CIE XYZ-D65 - Display-referred",
-                   "sRGB - Display", "Rec.1886 Rec.709 - Display", "ST2084-P3-D65 - Display"],
-        "displays": {"sRGB - Display": ["ACES 2.0 - SDR 100 nits (Rec.709)", "Un-tone-mapped",
-                                        "Raw"],
-                     "Rec.1886 Rec.709 - Display": ["ACES 2.0 - SDR 100 nits (Rec.709)", "Raw"]},
-    },
-    # aces_1.2 (OCIO v1): every space carries its family in its name
-    "aces_1.2": {
-        "OCIO_config": "aces_1.2",
-        "roles": {"scene_linear": "ACES - ACEScg", "compositing_linear": "ACES - ACEScg",
-                  "rendering": "ACES - ACEScg", "aces_interchange": "ACES - ACES2065-1",
-                  "color_timing": "ACES - ACEScc", "data": "Utility - Raw"},
-        "spaces": ["ACES - ACES2065-1", "ACES - ACEScc", "ACES - ACEScct", "ACES - ACEScg",
-                   "Utility - Linear - sRGB", "Utility - sRGB - Texture", "Utility - Raw",
-                   "Output - sRGB", "Output - Rec.709"],
-        "displays": {"ACES": ["sRGB", "Rec.709", "Raw"]},
-    },
-    # A studio config whose scene_linear is not ACEScg: a role would misread an ACEScg take.
-    "linear_709_studio": {
-        "OCIO_config": "custom",
-        "roles": {"scene_linear": "Linear Rec.709 (sRGB)", "compositing_linear": "Linear Rec.709 (sRGB)",
-                  "data": "Raw"},
-        "spaces": ["ACES2065-1", "ACEScg", "Linear Rec.709 (sRGB)", "sRGB - Texture", "Raw",
-                   "sRGB - Display"],
-        "displays": {"sRGB - Display": ["Standard", "Raw"]},
-    },
-    # No ACES spaces at all (nuke-default): nothing to trust.
-    "nuke-default": {
-        "OCIO_config": "nuke-default",
-        "roles": {"scene_linear": "linear", "data": "raw"},
-        "spaces": ["linear", "sRGB", "rec709", "Cineon", "raw"],
-        "displays": {"default": ["sRGB", "rec709", "None"]},
-    },
-}
-
-
-def colorspace_entries(config: dict) -> list[str]:
-    """What nuke.getColorspaceList(read['colorspace']) returns for a config."""
-    entries = [f"default ({config['roles'].get('scene_linear', 'linear')})"]
-    entries += [f"{role}\t{role} ({space})" for role, space in config["roles"].items()]
-    return entries + list(config["spaces"])
-
-
-def knob_values(config: dict) -> list[str]:
-    """The values the Read's colorspace knob accepts (role names and space names)."""
-    return ["default", *config["roles"], *config["spaces"]]
+# The fake module's own handles for tests (everything else public is Nuke's API, stub-checked).
+FAKE_HELPERS = frozenset({"recorder", "config", "list_form", "run_main_queue", "menus",
+                          "on_script_load", "plugin_paths", "panes", "this_pane"})
 
 
 # -- the recording ------------------------------------------------------------------------
 
 class Recorder:
-    """Everything the fake saw, in order."""
+    """Everything the fake saw, in order, and the undo groups it built."""
 
     def __init__(self, main_thread: threading.Thread) -> None:
         self.main_thread = main_thread
         self.calls: list[tuple] = []
         self.off_main: list[str] = []
-        self.undo_stack: list[dict] = []   # open undo groups
-        self.undo_groups: list[dict] = []  # closed ones: {"name", "changes": [...]}
+        self.undo_stack: list[dict] = []      # open undo groups
+        self.undo_groups: list[dict] = []     # closed ones: {"name", "changes": [...]}
+        self.cancelled_groups: list[dict] = []
         self.main_queue: "queue.Queue[tuple]" = queue.Queue()
+        self.main_errors: list[str] = []      # exceptions Nuke's loop printed
         self.executed: list[tuple] = []
 
-    def change(self, what: str) -> None:
+    def change(self, what: str, undo: Optional[Callable[[], None]] = None) -> None:
         on_main = threading.current_thread() is self.main_thread
         self.calls.append(("change", what, on_main))
         if not on_main:
             self.off_main.append(what)
         if self.undo_stack:
             self.undo_stack[-1]["changes"].append(what)
+            self.undo_stack[-1]["undo"].append(undo)
 
 
 def _png(path: Path, w: int = 8, h: int = 8) -> None:
@@ -142,16 +78,34 @@ def _png(path: Path, w: int = 8, h: int = 8) -> None:
                      + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b""))
 
 
+def _uncollide(name: str, taken: set[str]) -> str:
+    """Nuke's collision rule as its docstring gives it ("resolve name collisions"): the exact
+    renaming is not recorded; the fake counts up a trailing number (Read1 -> Read2)."""
+    if name not in taken:
+        return name
+    match = re.match(r"^(.*?)(\d*)$", name)
+    base, digits = match.group(1), match.group(2)
+    n = int(digits) if digits else 1
+    while f"{base}{n}" in taken:
+        n += 1
+    return f"{base}{n}"
+
+
 def build(config: str = "aces_1.3", gui: bool = True, version: int = 16,
-          main_thread: Optional[threading.Thread] = None) -> tuple[types.ModuleType, types.ModuleType]:
+          main_thread: Optional[threading.Thread] = None,
+          list_form: str = "recorded") -> tuple[types.ModuleType, types.ModuleType]:
     """A fresh (nuke, nukescripts) pair sharing one recorder."""
+    if list_form not in LIST_FORMS:
+        raise ValueError(f"list_form must be one of {LIST_FORMS}")
     nuke = types.ModuleType("nuke")
     nuke.__file__ = "<fake nuke>"
     rec = Recorder(main_thread or threading.main_thread())
     nuke.recorder = rec
     nuke.config = CONFIGS[config]
+    nuke.list_form = list_form
     nuke.NUKE_VERSION_MAJOR = version
     nuke.NUKE_VERSION_MINOR = 0
+    nuke.NUKE_VERSION_RELEASE = 1
     nuke.NUKE_VERSION_STRING = f"{version}.0v1"
     nuke.GUI = gui
     nuke.env = {"gui": gui, "NukeVersionMajor": version, "ExecutablePath": "/opt/Nuke/Nuke"}
@@ -160,284 +114,83 @@ def build(config: str = "aces_1.3", gui: bool = True, version: int = 16,
     nuke.ENDLINE = 0x2000
     nuke.DISABLED = 0x80
     nuke.NO_ANIMATION = 0x100
+    nuke.NO_UNDO = 0x200
+    nuke.STRIP_CASCADE_PREFIX = 0x8000
     nuke.plugin_paths = []
     nuke._frame = 1001
 
-    # -- knobs ------------------------------------------------------------------------
-
-    class Knob:
-        def __init__(self, name: str, label: str = "", value: Any = None) -> None:
-            self._name, self._label = name, label or name
-            self._value = value if value is not None else self._default()
-            self._flags = 0
-            self._enabled = True
-            self._tooltip = ""
-            self.node: Optional["Node"] = None
-
-        def _default(self) -> Any:
-            return ""
-
-        def name(self) -> str:
-            return self._name
-
-        def label(self) -> str:
-            return self._label
-
-        def Class(self) -> str:  # noqa: N802 (Nuke's name)
-            return type(self).__name__
-
-        def value(self) -> Any:
-            return self._value
-
-        def getValue(self) -> Any:  # noqa: N802
-            return self._value
-
-        def evaluate(self) -> Any:
-            return self._value
-
-        def setValue(self, value: Any) -> bool:  # noqa: N802
-            self._check(value)
-            rec.change(f"{self._owner()}.{self._name}={value!r}")
-            self._value = value
-            if self.node is not None:
-                self.node._knob_changed(self)
-            return True
-
-        def _check(self, value: Any) -> None:
-            pass
-
-        def _owner(self) -> str:
-            return self.node.name() if self.node is not None else "?"
-
-        def setFlag(self, flag: int) -> None:  # noqa: N802
-            self._flags |= flag
-
-        def clearFlag(self, flag: int) -> None:  # noqa: N802
-            self._flags &= ~flag
-
-        def getFlag(self, flag: int) -> bool:  # noqa: N802
-            return bool(self._flags & flag)
-
-        def setVisible(self, visible: bool) -> None:  # noqa: N802
-            self.setFlag(nuke.INVISIBLE) if not visible else self.clearFlag(nuke.INVISIBLE)
-
-        def visible(self) -> bool:
-            return not self.getFlag(nuke.INVISIBLE)
-
-        def setEnabled(self, enabled: bool) -> None:  # noqa: N802
-            self._enabled = enabled
-
-        def enabled(self) -> bool:
-            return self._enabled
-
-        def setTooltip(self, text: str) -> None:  # noqa: N802
-            self._tooltip = text
-
-        def tooltip(self) -> str:
-            return self._tooltip
-
-        def setLabel(self, label: str) -> None:  # noqa: N802
-            self._label = label
-
-    class String_Knob(Knob):  # noqa: N801
-        pass
-
-    class Multiline_Eval_String_Knob(String_Knob):  # noqa: N801
-        pass
-
-    class EvalString_Knob(String_Knob):  # noqa: N801
-        pass
-
-    class Text_Knob(Knob):  # noqa: N801
-        def __init__(self, name: str, label: str = "", value: str = "") -> None:
-            super().__init__(name, label, value)
-
-    class Tab_Knob(Knob):  # noqa: N801
-        pass
-
-    class Boolean_Knob(Knob):  # noqa: N801
-        def _default(self) -> Any:
-            return False
-
-        def value(self) -> bool:
-            return bool(self._value)
-
-        def _check(self, value: Any) -> None:
-            if not isinstance(value, (bool, int)):
-                raise TypeError(f"{self._name}: a boolean knob takes a bool, not {value!r}")
-
-    class Int_Knob(Knob):  # noqa: N801
-        def _default(self) -> Any:
-            return 0
-
-        def _check(self, value: Any) -> None:
-            if isinstance(value, bool) or not isinstance(value, (int, float)):
-                raise TypeError(f"{self._name}: an int knob takes a number, not {value!r}")
-
-        def value(self) -> int:
-            return int(self._value)
-
-    class Double_Knob(Int_Knob):  # noqa: N801
-        def value(self) -> float:
-            return float(self._value)
-
-    class Array_Knob(Int_Knob):  # noqa: N801
-        pass
-
-    class ColorChip_Knob(Int_Knob):  # noqa: N801
-        pass
-
-    class Enumeration_Knob(Knob):  # noqa: N801
-        def __init__(self, name: str, label: str = "", values: Optional[list] = None) -> None:
-            self._values = list(values or [])
-            super().__init__(name, label, self._values[0] if self._values else "")
-
-        def values(self) -> list[str]:
-            return list(self._values)
-
-        def setValues(self, values: list) -> None:  # noqa: N802
-            self._values = list(values)
-
-        def _check(self, value: Any) -> None:
-            if isinstance(value, int) and not isinstance(value, bool):
-                if not 0 <= value < len(self._values):
-                    raise ValueError(f"{self._name}: no item {value}")
-                return
-            if value not in self._values:
-                raise ValueError(f"{self._name}: {value!r} is not one of the menu's items")
-
-        def setValue(self, value: Any) -> bool:  # noqa: N802
-            self._check(value)
-            if isinstance(value, int) and not isinstance(value, bool):
-                value = self._values[value]
-            return super().setValue(value)
-
-    class Colorspace_Knob(Enumeration_Knob):  # noqa: N801
-        """A Read/Write `colorspace` knob: whatever the live OCIO config offers."""
-
-        def __init__(self, name: str = "colorspace", label: str = "input transform") -> None:
-            super().__init__(name, label, knob_values(nuke.config))
-
-        def values(self) -> list[str]:
-            return knob_values(nuke.config)
-
-        def _check(self, value: Any) -> None:
-            if value not in knob_values(nuke.config):
-                raise ValueError(f"colorspace: {value!r} is not in the OCIO config "
-                                 f"{nuke.config['OCIO_config']}")
-
-    class File_Knob(Knob):  # noqa: N801
-        _RANGE = re.compile(r"^(?P<path>.*?)\s+(?P<first>-?\d+)-(?P<last>-?\d+)\s*$")
-
-        def fromUserText(self, text: str) -> None:  # noqa: N802
-            rec.calls.append(("fromUserText", self._owner(), text))
-            match = self._RANGE.match(text)
-            path = match.group("path") if match else text
-            self.setValue(path)
-            node = self.node
-            if match and node is not None:
-                first, last = int(match.group("first")), int(match.group("last"))
-                for knob in ("first", "origfirst"):
-                    if node.knob(knob) is not None:
-                        node[knob]._value = first
-                for knob in ("last", "origlast"):
-                    if node.knob(knob) is not None:
-                        node[knob]._value = last
-
-        def value(self) -> str:
-            # Nuke normalises #### to printf notation.
-            return re.sub(r"#+", lambda m: f"%0{len(m.group(0))}d", str(self._value))
-
-    class PyScript_Knob(Knob):  # noqa: N801
-        def __init__(self, name: str, label: str = "", command: str = "") -> None:
-            super().__init__(name, label, command)
-
-        def execute(self) -> None:
-            node = self.node
-            saved = nuke._this
-            nuke._this = node
-            try:
-                # A fresh namespace: a button's script must import what it uses.
-                exec(compile(self._value, f"<{self._name} knob>", "exec"), {"__name__": "__main__"})
-            finally:
-                nuke._this = saved
-
-    class Link_Knob(Knob):  # noqa: N801
-        def makeLink(self, node: str, knob: str) -> None:  # noqa: N802
-            self._value = f"{node}.{knob}"
-
-    for cls in (Knob, String_Knob, Multiline_Eval_String_Knob, EvalString_Knob, Text_Knob,
-                Tab_Knob, Boolean_Knob, Int_Knob, Double_Knob, Array_Knob, ColorChip_Knob,
-                Enumeration_Knob, File_Knob, PyScript_Knob, Link_Knob):
-        setattr(nuke, cls.__name__, cls)
-    nuke.Colorspace_Knob = Colorspace_Knob
-    nuke.XY_Knob = Array_Knob
+    K = knob_classes(nuke, rec)
+    for name, cls in K.items():
+        if not name.startswith("_"):
+            setattr(nuke, name, cls)
+    Knob, Int_Knob, Double_Knob, Boolean_Knob = K["Knob"], K["Int_Knob"], K["Double_Knob"], K["Boolean_Knob"]
+    String_Knob, File_Knob, ColorChip_Knob = K["String_Knob"], K["File_Knob"], K["ColorChip_Knob"]
+    Enumeration_Knob, _ColorspaceKnob = K["Enumeration_Knob"], K["_ColorspaceKnob"]
 
     # -- nodes ------------------------------------------------------------------------
 
+    def _enum(name: str, label: str, values: list[str]) -> Enumeration_Knob:
+        return Enumeration_Knob(name, label, values)
+
     KNOBS: dict[str, Callable[[], list]] = {
         "Read": lambda: [File_Knob("file"), Int_Knob("first"), Int_Knob("last"),
-                         Int_Knob("origfirst"), Int_Knob("origlast"),
-                         Boolean_Knob("origset"),
-                         Enumeration_Knob("frame_mode", "frame mode",
-                                          ["expression", "start at", "offset"]),
+                         Int_Knob("origfirst"), Int_Knob("origlast"), Boolean_Knob("origset"),
+                         _enum("frame_mode", "frame mode", ["expression", "start at", "offset"]),
                          String_Knob("frame"),
-                         Enumeration_Knob("before", "before", ["hold", "loop", "bounce", "black"]),
-                         Enumeration_Knob("after", "after", ["hold", "loop", "bounce", "black"]),
-                         Enumeration_Knob("on_error", "missing frames",
-                                          ["error", "black", "checkerboard", "nearest frame"]),
-                         Colorspace_Knob(), Boolean_Knob("raw"),
+                         _enum("before", "before", ["hold", "loop", "bounce", "black"]),
+                         _enum("after", "after", ["hold", "loop", "bounce", "black"]),
+                         _enum("on_error", "missing frames",
+                               ["error", "black", "checkerboard", "nearest frame"]),
+                         _ColorspaceKnob(), Boolean_Knob("raw"),
                          Boolean_Knob("premultiplied"), Boolean_Knob("auto_alpha")],
-        "Write": lambda: [File_Knob("file"), Enumeration_Knob("file_type", "file type",
-                                                              ["", "exr", "png", "jpeg", "tiff"]),
-                          Enumeration_Knob("datatype", "data type", ["8 bit", "16 bit"]),
-                          Colorspace_Knob(), Boolean_Knob("raw"),
+        "Write": lambda: [File_Knob("file"),
+                          _enum("file_type", "file type", ["", "exr", "png", "jpeg", "tiff"]),
+                          _enum("datatype", "data type", ["8 bit", "16 bit"]),
+                          _ColorspaceKnob(), Boolean_Knob("raw"),
                           Boolean_Knob("create_directories"), Int_Knob("first"),
                           Int_Knob("last"), Boolean_Knob("use_limit")],
-        "OCIODisplay": lambda: [Enumeration_Knob("display", "display", list(nuke.config["displays"])),
-                                Enumeration_Knob("view", "view", sorted({v for vs in nuke.config["displays"].values() for v in vs})),
-                                Enumeration_Knob("colorspace", "input", knob_values(nuke.config))],
-        "Viewer": lambda: [Enumeration_Knob("viewerProcess", "view", [
+        "OCIODisplay": lambda: [
+            _enum("display", "display", list(nuke.config["displays"])),
+            _enum("view", "view", sorted({v for vs in nuke.config["displays"].values() for v in vs})),
+            _enum("colorspace", "input", ["default", *nuke.config["roles"], *nuke.config["spaces"]])],
+        "Viewer": lambda: [_enum("viewerProcess", "view", [
             f"{v} ({d})" for d, vs in nuke.config["displays"].items() for v in vs] + ["None"]),
-            Enumeration_Knob("monitorOutOutputTransform", "output", ["None"])],
+            _enum("monitorOutOutputTransform", "output", ["None"])],
         "Root": lambda: [String_Knob("name"), Int_Knob("first_frame", value=1001),
                          Int_Knob("last_frame", value=1100), Double_Knob("fps", value=24.0),
-                         Enumeration_Knob("colorManagement", "color management", ["Nuke", "OCIO"]),
+                         _enum("colorManagement", "color management", ["Nuke", "OCIO"]),
                          String_Knob("OCIO_config"), File_Knob("customOCIOConfigPath"),
                          String_Knob("workingSpaceLUT"), String_Knob("monitorLut"),
                          String_Knob("int8Lut"), String_Knob("floatLut")],
     }
 
     class Node:
-        _counters: dict[str, int] = {}
-
-        def __init__(self, cls: str, parent: Optional["Node"] = None) -> None:
+        def __init__(self, cls: str = "Node", parent: Optional["Group"] = None) -> None:
             self._class = cls
-            n = Node._counters.get(cls, 0) + 1
-            Node._counters[cls] = n
-            self._name = f"{cls}{n}"
+            self._parent = parent
+            taken = {n.name() for n in parent._children} if parent is not None else set()
+            self._name = _uncollide(f"{cls}1", taken)
             self._knobs: dict[str, Knob] = {}
             self._order: list[str] = []
             self._inputs: dict[int, Optional[Node]] = {}
             self._max_inputs = 1
-            self.parent = parent
-            self.children: list[Node] = []
-            self.deleted = False
-            self.knob_changed: list[str] = []
+            self._children: list[Node] = []
+            self._deleted = False
+            self._knobs_changed: list[str] = []
             for knob in [String_Knob("name", value=self._name), String_Knob("label"),
-                         Int_Knob("tile_color"), Int_Knob("xpos"), Int_Knob("ypos"),
+                         ColorChip_Knob("tile_color"), Int_Knob("xpos"), Int_Knob("ypos"),
                          Boolean_Knob("selected"), Boolean_Knob("disable")] + \
                     KNOBS.get(cls, lambda: [])():
                 self._attach(knob)
 
         def _attach(self, knob: Knob) -> None:
-            knob.node = self
+            knob._node = self
             if knob.name() not in self._knobs:
                 self._order.append(knob.name())
             self._knobs[knob.name()] = knob
 
         def _knob_changed(self, knob: Knob) -> None:
-            self.knob_changed.append(knob.name())
+            self._knobs_changed.append(knob.name())
             if knob.name() == "name":
                 self._name = knob._value
 
@@ -447,23 +200,30 @@ def build(config: str = "aces_1.3", gui: bool = True, version: int = 16,
         def name(self) -> str:
             return self._name
 
+        def parent(self) -> Optional["Group"]:
+            return self._parent
+
         def fullName(self) -> str:  # noqa: N802
-            if self.parent is not None and self.parent is not nuke._root:
-                return f"{self.parent.fullName()}.{self._name}"
+            if self._parent is not None and self._parent is not nuke._root:
+                return f"{self._parent.fullName()}.{self._name}"
             return self._name
 
-        def setName(self, name: str, uniquify: bool = False, updateExpressions: bool = False) -> None:  # noqa: N802,N803
-            siblings = {n.name() for n in (self.parent or nuke._root).children if n is not self}
-            base, i = name, 1
-            while name in siblings:
-                if not uniquify:
-                    raise ValueError(f"a node named {name} exists")
-                i += 1
-                name = f"{base}{i}"
-            self["name"].setValue(name)
+        def setName(self, name: str, uncollide: bool = True,  # noqa: N802,N803
+                    updateExpressions: bool = False) -> None:
+            """types-nuke ``setName(name, uncollide=..., updateExpressions=...)``; Nuke's
+            docstring: "resolve name collisions if ... 'uncollide' is True. Defaults to True".
+            Any other keyword (``uniquify``) is a TypeError, as in Python. What Nuke does on a
+            collision with uncollide=False is not recorded: the fake refuses (ValueError)."""
+            parent = self._parent or nuke._root
+            taken = {n.name() for n in parent._children if n is not self}
+            if name in taken and not uncollide:
+                raise ValueError(f"a node named {name} exists")
+            self["name"].setValue(_uncollide(name, taken))
 
-        def knob(self, name: str) -> Optional[Knob]:
-            return self._knobs.get(name)
+        def knob(self, p: Any, follow_link: bool = False) -> Optional[Knob]:
+            if isinstance(p, int):
+                return self.allKnobs()[p] if 0 <= p < len(self._order) else None
+            return self._knobs.get(p)
 
         def knobs(self) -> dict[str, Knob]:
             return dict(self._knobs)
@@ -478,7 +238,11 @@ def build(config: str = "aces_1.3", gui: bool = True, version: int = 16,
                 raise NameError(f"{self._name} has no knob named {name}") from None
 
         def addKnob(self, knob: Knob) -> None:  # noqa: N802
-            rec.change(f"{self._name}.addKnob({knob.name()})")
+            def undo() -> None:
+                self._knobs.pop(knob.name(), None)
+                if knob.name() in self._order:
+                    self._order.remove(knob.name())
+            rec.change(f"{self._name}.addKnob({knob.name()})", undo=undo)
             self._attach(knob)
 
         def removeKnob(self, knob: Knob) -> None:  # noqa: N802
@@ -486,21 +250,20 @@ def build(config: str = "aces_1.3", gui: bool = True, version: int = 16,
             self._order.remove(knob.name())
 
         def setInput(self, i: int, node: Optional["Node"]) -> bool:  # noqa: N802
-            rec.change(f"{self._name}.setInput({i}, {node.name() if node else None})")
+            old = self._inputs.get(i)
+            rec.change(f"{self._name}.setInput({i}, {node.name() if node else None})",
+                       undo=lambda: self._inputs.__setitem__(i, old))
             self._inputs[i] = node
             return True
 
-        def input(self, i: int) -> Optional["Node"]:
-            return self._inputs.get(i)
+        def input(self, index: int) -> Optional["Node"]:
+            return self._inputs.get(index)
 
         def inputs(self) -> int:
             return sum(1 for n in self._inputs.values() if n is not None)
 
         def maxInputs(self) -> int:  # noqa: N802
             return self._max_inputs
-
-        def dependent(self) -> list["Node"]:
-            return [n for n in nuke.allNodes(recurseGroups=True) if self in n._inputs.values()]
 
         def setXYpos(self, x: int, y: int) -> None:  # noqa: N802
             self._knobs["xpos"]._value, self._knobs["ypos"]._value = x, y
@@ -521,16 +284,21 @@ def build(config: str = "aces_1.3", gui: bool = True, version: int = 16,
             return bool(self._knobs["selected"]._value)
 
         def firstFrame(self) -> int:  # noqa: N802
-            return int(self._knobs["first"]._value) if "first" in self._knobs else nuke._root["first_frame"].value()
+            return int(self._knobs["first"]._value) if "first" in self._knobs \
+                else nuke._root["first_frame"].value()
 
         def lastFrame(self) -> int:  # noqa: N802
-            return int(self._knobs["last"]._value) if "last" in self._knobs else nuke._root["last_frame"].value()
+            return int(self._knobs["last"]._value) if "last" in self._knobs \
+                else nuke._root["last_frame"].value()
 
-        def frameRange(self):  # noqa: N802
+        def frameRange(self) -> tuple[int, int]:  # noqa: N802
             return (self.firstFrame(), self.lastFrame())
 
-        # groups
-        def begin(self) -> "Node":
+        def __repr__(self) -> str:
+            return f"<fake {self._class} {self._name}>"
+
+    class Group(Node):
+        def begin(self) -> "Group":
             nuke._context.append(self)
             return self
 
@@ -538,23 +306,30 @@ def build(config: str = "aces_1.3", gui: bool = True, version: int = 16,
             assert nuke._context[-1] is self, "end() without a matching begin()"
             nuke._context.pop()
 
-        def __enter__(self) -> "Node":
+        def __enter__(self) -> "Group":
             return self.begin()
 
-        def __exit__(self, *exc: Any) -> None:
+        def __exit__(self, type: Any, value: Any, traceback: Any) -> None:  # noqa: A002
             self.end()
 
-        def nodes(self) -> list["Node"]:
-            return [n for n in self.children if not n.deleted]
+        def nodes(self) -> list[Node]:
+            return [n for n in self._children if not n._deleted]
 
-        def node(self, name: str) -> Optional["Node"]:
-            return next((n for n in self.nodes() if n.name() == name), None)
+        def node(self, s: str) -> Optional[Node]:
+            return next((n for n in self.nodes() if n.name() == s), None)
 
-        def __repr__(self) -> str:
-            return f"<fake {self._class} {self._name}>"
+    class Root(Group):
+        def firstFrame(self) -> int:  # noqa: N802
+            return int(self["first_frame"].value())
 
-    nuke.Node = Node
-    nuke._root = Node("Root")
+        def lastFrame(self) -> int:  # noqa: N802
+            return int(self["last_frame"].value())
+
+        def fps(self) -> int:
+            return int(self["fps"].value())
+
+    nuke.Node, nuke.Group, nuke.Root = Node, Group, Root
+    nuke._root = Root("Root")
     nuke._root["name"]._value = ""
     nuke._root["colorManagement"]._value = "OCIO"
     nuke._root["OCIO_config"]._value = nuke.config["OCIO_config"]
@@ -563,11 +338,14 @@ def build(config: str = "aces_1.3", gui: bool = True, version: int = 16,
 
     def _make(cls: str, knobs: dict) -> Node:
         parent = nuke._context[-1]
-        rec.change(f"create {cls}")
-        node = Node(cls, parent)
-        if cls in ("Group", "Gizmo"):
-            node._max_inputs = 1
-        parent.children.append(node)
+        node = (Group if cls in ("Group", "Gizmo", "LiveGroup") else Node)(cls, parent)
+
+        def undo() -> None:
+            node._deleted = True
+            if node in parent._children:
+                parent._children.remove(node)
+        rec.change(f"create {cls}", undo=undo)
+        parent._children.append(node)
         for key, value in knobs.items():
             if key == "inputs":
                 continue
@@ -577,100 +355,116 @@ def build(config: str = "aces_1.3", gui: bool = True, version: int = 16,
         return node
 
     class _Nodes:
-        def __getattr__(self, cls: str) -> Callable[..., Node]:
+        def __getattr__(self, item: str) -> Callable[..., Node]:
             def make(**knobs: Any) -> Node:
-                rec.calls.append(("nodes." + cls, dict(knobs)))
-                return _make(cls, knobs)
+                rec.calls.append(("nodes." + item, dict(knobs)))
+                return _make(item, knobs)
             return make
 
     nuke.nodes = _Nodes()
 
-    def createNode(cls: str, knobs: str = "", inpanel: bool = True) -> Node:  # noqa: N802
-        rec.calls.append(("createNode", cls, knobs, inpanel))
-        node = _make(cls, {})
-        selected = [n for n in nuke._context[-1].children if n.isSelected() and n is not node]
-        if selected and cls not in ("Viewer",):
+    def createNode(typ: str, knobs: str = "", inpanel: bool = True) -> Node:  # noqa: N802
+        rec.calls.append(("createNode", typ, knobs, inpanel))
+        node = _make(typ, {})
+        selected = [n for n in nuke._context[-1]._children if n.isSelected() and n is not node]
+        if selected and typ not in ("Viewer",):
             node.setInput(0, selected[0])
-        for n in nuke._context[-1].children:
+        for n in nuke._context[-1]._children:
             n.setSelected(n is node)
         return node
 
-    nuke.createNode = createNode
+    def delete(n: Node) -> None:
+        parent = n._parent
 
-    def delete(node: Node) -> None:
-        rec.change(f"delete {node.name()}")
-        node.deleted = True
-        if node.parent is not None and node in node.parent.children:
-            node.parent.children.remove(node)
+        def undo() -> None:
+            n._deleted = False
+            if parent is not None and n not in parent._children:
+                parent._children.append(n)
+        rec.change(f"delete {n.name()}", undo=undo)
+        n._deleted = True
+        if parent is not None and n in parent._children:
+            parent._children.remove(n)
 
-    nuke.delete = delete
-    nuke.root = lambda: nuke._root
-    nuke.thisNode = lambda: nuke._this
-    nuke._this_knob = None
-    nuke.thisKnob = lambda: nuke._this_knob
-    nuke.on_script_load = []
-    nuke.addOnScriptLoad = lambda fn, *a, **kw: nuke.on_script_load.append(fn)
-    nuke.thisGroup = lambda: nuke._context[-1]
-
-    def allNodes(filter: Optional[str] = None, group: Optional[Node] = None,  # noqa: A002,N802
+    def allNodes(filter: Optional[str] = None, group: Optional[Group] = None,  # noqa: A002,N802
                  recurseGroups: bool = False) -> list[Node]:  # noqa: N803
         out: list[Node] = []
 
-        def walk(parent: Node) -> None:
+        def walk(parent: Group) -> None:
             for n in parent.nodes():
                 if filter is None or n.Class() == filter:
                     out.append(n)
-                if recurseGroups and n.children:
+                if recurseGroups and isinstance(n, Group):
                     walk(n)
 
         walk(group or nuke._context[-1])
         return out
 
-    nuke.allNodes = allNodes
-
-    def toNode(name: str) -> Optional[Node]:  # noqa: N802
-        parts = name.split(".")
+    def toNode(s: str) -> Optional[Node]:  # noqa: N802
         node: Optional[Node] = nuke._root
-        for part in parts:
-            node = node.node(part) if node is not None else None
+        for part in s.split("."):
+            node = node.node(part) if isinstance(node, Group) else None
         return node
 
-    nuke.toNode = toNode
-    nuke.selectedNodes = lambda filter=None: [n for n in allNodes(filter) if n.isSelected()]  # noqa: A002
+    def selectedNodes(filter: Optional[str] = None) -> list[Node]:  # noqa: A002,N802
+        return [n for n in allNodes(filter) if n.isSelected()]
 
     def selectedNode() -> Node:  # noqa: N802
-        nodes = nuke.selectedNodes()
+        nodes = selectedNodes()
         if not nodes:
             raise ValueError("no node selected")
         return nodes[-1]
 
-    nuke.selectedNode = selectedNode
-    nuke.getPaneFor = lambda name: f"<pane {name}>"
-    nuke.frame = lambda f=None: nuke._frame if f is None else setattr(nuke, "_frame", f)
+    def frame(f: Optional[int] = None) -> int:
+        if f is not None:
+            nuke._frame = int(f)
+        return nuke._frame
 
-    def activeViewer():  # noqa: N802
+    class _ViewerWindow:
+        def __init__(self, viewer: Node) -> None:
+            self._viewer = viewer
+
+        def node(self, *args: Any, **kwargs: Any) -> Node:
+            return self._viewer
+
+        def activeInput(self, secondary: bool = False) -> Optional[int]:  # noqa: N802
+            return 0 if self._viewer.input(0) else None
+
+    def activeViewer() -> Optional[_ViewerWindow]:  # noqa: N802
         viewers = allNodes("Viewer")
-        if not viewers:
-            return None
-        viewer = viewers[0]
-        return types.SimpleNamespace(node=lambda: viewer,
-                                     activeInput=lambda: 0 if viewer.input(0) else None)
+        return _ViewerWindow(viewers[0]) if viewers else None
 
-    nuke.activeViewer = activeViewer
-    nuke.getColorspaceList = lambda knob: colorspace_entries(nuke.config)
+    def getColorspaceList(colorspaceKnob: Knob) -> list[str]:  # noqa: N802,N803
+        """Foundry's nuke/colorspaces.py: the knob's values(), families stripped when the knob
+        has STRIP_CASCADE_PREFIX."""
+        entries = list(colorspaceKnob.values())
+        if not colorspaceKnob.getFlag(nuke.STRIP_CASCADE_PREFIX):
+            return entries
+        return [entry.split("/")[-1] for entry in entries]
 
-    def getOcioColorSpaces() -> list[str]:  # noqa: N802
+    def getOcioColorSpaces(*args: Any, **kwargs: Any) -> list[str]:  # noqa: N802
         return list(nuke.config["spaces"])
 
-    nuke.getOcioColorSpaces = getOcioColorSpaces
+    def addOnScriptLoad(call: Callable, args: tuple = (), kwargs: Optional[dict] = None,  # noqa: N802
+                        nodeClass: str = "Root") -> None:  # noqa: N803
+        nuke.on_script_load.append(call)
 
-    # -- undo ---------------------------------------------------------------------------
+    nuke.on_script_load = []
+    for fn in (createNode, delete, allNodes, toNode, selectedNodes, selectedNode, frame,
+               activeViewer, getColorspaceList, getOcioColorSpaces, addOnScriptLoad):
+        setattr(nuke, fn.__name__, fn)
+    nuke.root = lambda: nuke._root
+    nuke.thisNode = lambda: nuke._this
+    nuke._this_knob = None
+    nuke.thisKnob = lambda: nuke._this_knob
+    nuke.thisGroup = lambda: nuke._context[-1]
+
+    # -- undo: learn.foundry.com nuke.Undo (13.x-17.1) -------------------------------------
 
     class Undo:
         @staticmethod
-        def begin(name: str = "") -> None:
+        def begin(name: Optional[str] = None) -> None:
             rec.calls.append(("Undo.begin", name))
-            rec.undo_stack.append({"name": name, "changes": []})
+            rec.undo_stack.append({"name": name or "", "changes": [], "undo": []})
 
         @staticmethod
         def name(name: str) -> None:
@@ -682,15 +476,25 @@ def build(config: str = "aces_1.3", gui: bool = True, version: int = 16,
         def end() -> None:
             rec.calls.append(("Undo.end",))
             group = rec.undo_stack.pop()
-            if rec.undo_stack:  # nested groups fold into their parent, as Nuke does
+            if rec.undo_stack:  # nested groups fold into their parent
                 rec.undo_stack[-1]["changes"] += group["changes"]
+                rec.undo_stack[-1]["undo"] += group["undo"]
             else:
-                rec.undo_groups.append(group)
+                rec.undo_groups.append({"name": group["name"], "changes": group["changes"]})
 
         @staticmethod
         def cancel() -> None:
+            """"Undoes any actions recorded in the current set and throws it away" (13.x-15.x
+            docs); 17.1: "No entry is added to the undo stack. Safe to call when no group is
+            open"."""
             rec.calls.append(("Undo.cancel",))
-            rec.undo_stack.pop()
+            if not rec.undo_stack:
+                return
+            group = rec.undo_stack.pop()
+            for undo in reversed(group["undo"]):
+                if undo is not None:
+                    undo()
+            rec.cancelled_groups.append({"name": group["name"], "changes": group["changes"]})
 
         @staticmethod
         def disable() -> None:
@@ -702,7 +506,7 @@ def build(config: str = "aces_1.3", gui: bool = True, version: int = 16,
 
     nuke.Undo = Undo
 
-    # -- threads --------------------------------------------------------------------------
+    # -- threads: Foundry's nuke_internal/executeInMain.py --------------------------------
 
     def executeInMainThread(call: Callable, args: Any = (), kwargs: Optional[dict] = None) -> None:  # noqa: N802
         if not isinstance(args, tuple):
@@ -711,7 +515,11 @@ def build(config: str = "aces_1.3", gui: bool = True, version: int = 16,
                           threading.current_thread().name))
         rec.main_queue.put((call, args, kwargs or {}, None))
 
-    def executeInMainThreadWithResult(call: Callable, args: Any = (), kwargs: Optional[dict] = None):  # noqa: N802
+    def executeInMainThreadWithResult(call: Callable, args: Any = (),  # noqa: N802
+                                      kwargs: Optional[dict] = None) -> Any:
+        """Queues the call, waits on a threading.Event, then asks for the result; an exception
+        in the call is printed (traceback.print_exc) and None returned. From the main thread
+        the real one never returns (hosts.md §2.3); the fake raises instead of hanging."""
         if threading.current_thread() is rec.main_thread:
             raise RuntimeError("executeInMainThreadWithResult from the main thread never returns")
         if not isinstance(args, tuple):
@@ -724,11 +532,13 @@ def build(config: str = "aces_1.3", gui: bool = True, version: int = 16,
         if not done.wait(30):
             raise RuntimeError("the main thread never ran the call (fake: call run_main_queue)")
         if "error" in box:
-            raise box["error"]
+            traceback.print_exception(box["error"])
+            return None
         return box.get("result")
 
     def run_main_queue(timeout: float = 0.0) -> int:
-        """Run queued main-thread calls on this (the main) thread, as Nuke's loop would."""
+        """Run queued main-thread calls on this (the main) thread, as Nuke's loop would; an
+        exception is printed and the loop goes on (recorded in recorder.main_errors)."""
         assert threading.current_thread() is rec.main_thread
         ran = 0
         while True:
@@ -743,9 +553,11 @@ def build(config: str = "aces_1.3", gui: bool = True, version: int = 16,
                 if waiter:
                     waiter[0]["result"] = result
             except Exception as exc:  # noqa: BLE001
-                if not waiter:
-                    raise
-                waiter[0]["error"] = exc
+                if waiter:
+                    waiter[0]["error"] = exc
+                else:
+                    rec.main_errors.append(f"{type(exc).__name__}: {exc}")
+                    traceback.print_exc()
             finally:
                 if waiter:
                     waiter[1].set()
@@ -757,54 +569,76 @@ def build(config: str = "aces_1.3", gui: bool = True, version: int = 16,
 
     # -- rendering ----------------------------------------------------------------------
 
-    def execute(node: Node, first: int, last: int, incr: int = 1, views=None) -> None:
-        name = node.name() if isinstance(node, Node) else str(node)
-        write = node if isinstance(node, Node) else toNode(name)
+    def execute(nameOrNode: Any, start: int, end: int, incr: int = 1,  # noqa: N803
+                views: Any = None, continueOnError: bool = False) -> None:  # noqa: N803
+        write = nameOrNode if isinstance(nameOrNode, Node) else toNode(str(nameOrNode))
         on_main = threading.current_thread() is rec.main_thread
-        rec.executed.append((write.fullName(), first, last, on_main))
+        rec.executed.append((write.fullName(), start, end, on_main))
         pattern = write["file"].value()
-        for frame in range(first, last + 1, incr):
-            path = Path(pattern % frame if "%" in pattern else pattern)
-            _png(path)
+        for f in range(start, end + 1, incr):
+            _png(Path(pattern % f if "%" in pattern else pattern))
 
     nuke.execute = execute
 
-    # -- menus, paths, messages ---------------------------------------------------------------
+    # -- menus, panes, paths, messages ---------------------------------------------------
 
-    class Menu:
-        def __init__(self, name: str) -> None:
-            self._name = name
-            self.items: dict[str, Any] = {}
+    class MenuItem:
+        def __init__(self, name: str, script: Any) -> None:
+            self._name, self._script = name, script
 
         def name(self) -> str:
             return self._name
 
-        def addMenu(self, name: str, icon: str = "", **kw: Any) -> "Menu":  # noqa: N802
+        def script(self) -> Any:
+            return self._script
+
+        def invoke(self) -> None:
+            if callable(self._script):
+                self._script()
+            else:
+                exec(compile(self._script, f"<menu {self._name}>", "exec"), {"__name__": "__main__"})
+
+    class Menu(MenuItem):
+        def __init__(self, name: str) -> None:
+            super().__init__(name, None)
+            self._items: dict[str, Any] = {}
+
+        def addMenu(self, *args: Any, **kwargs: Any) -> "Menu":  # noqa: N802
+            name = args[0]
             rec.calls.append(("addMenu", self._name, name))
-            menu = self.items.get(name)
+            menu = self._items.get(name)
             if not isinstance(menu, Menu):
                 menu = Menu(name)
-                self.items[name] = menu
+                self._items[name] = menu
             return menu
 
-        def addCommand(self, name: str, command: Any = None, shortcut: str = "",  # noqa: N802
-                       icon: str = "", **kw: Any) -> Any:
+        def addCommand(self, *args: Any, **kwargs: Any) -> MenuItem:  # noqa: N802
+            name = args[0]
+            command = args[1] if len(args) > 1 else kwargs.get("command")
             rec.calls.append(("addCommand", self._name, name))
             if "/" in name:
                 head, rest = name.split("/", 1)
-                return self.addMenu(head).addCommand(rest, command, shortcut, icon, **kw)
-            self.items[name] = command
-            return command
+                return self.addMenu(head).addCommand(rest, command)
+            item = MenuItem(name, command)
+            self._items[name] = item  # Nuke replaces an item of the same name
+            return item
 
-        def addSeparator(self, **kw: Any) -> None:  # noqa: N802
-            self.items[f"-{len(self.items)}"] = None
+        def addSeparator(self, *args: Any, **kwargs: Any) -> None:  # noqa: N802
+            self._items[f"-{len(self._items)}"] = None
 
-        def findItem(self, name: str) -> Any:  # noqa: N802
+        def items(self) -> list[Any]:
+            return [i for i in self._items.values() if i is not None]
+
+        def findItem(self, name: str) -> Optional[MenuItem]:  # noqa: N802
             head, _, rest = name.partition("/")
-            item = self.items.get(head)
+            item = self._items.get(head)
             if rest:
                 return item.findItem(rest) if isinstance(item, Menu) else None
             return item
+
+        def menu(self, name: str) -> Optional["Menu"]:
+            item = self.findItem(name)
+            return item if isinstance(item, Menu) else None
 
     menus: dict[str, Menu] = {}
 
@@ -817,75 +651,64 @@ def build(config: str = "aces_1.3", gui: bool = True, version: int = 16,
     nuke.menu = menu
     nuke.menus = menus
 
-    def pluginAddPath(path: str, addToSysPath: bool = True) -> None:  # noqa: N802,N803
-        rec.calls.append(("pluginAddPath", path, addToSysPath))
-        nuke.plugin_paths.insert(0, path)
+    class _Dock:
+        """A pane (nuke.getPaneFor / thisPane answer one); records what is added to it."""
+
+        def __init__(self, name: str) -> None:
+            self._name = name
+            self.added: list[Any] = []
+
+        def add(self, panel: Any) -> None:
+            rec.calls.append(("pane.add", self._name, getattr(panel, "_id", repr(panel))))
+            self.added.append(panel)
+
+    nuke.panes = {}
+    # What thisPane() answers when a menu command runs is not recorded. The fake answers a
+    # pane: the case in which Foundry's addToPane() (below) adds a restored panel to it.
+    nuke.this_pane = _Dock("current pane")
+    nuke.getPaneFor = lambda panelName: nuke.panes.setdefault(panelName, _Dock(panelName))
+    nuke.thisPane = lambda: nuke.this_pane
+
+    def pluginAddPath(args: str, addToSysPath: bool = True) -> None:  # noqa: N802,N803
+        rec.calls.append(("pluginAddPath", args, addToSysPath))
+        nuke.plugin_paths.insert(0, args)
         if addToSysPath:
-            sys.path.insert(0, path)
+            sys.path.insert(0, args)
+
+    def pluginAppendPath(args: str, addToSysPath: bool = True) -> None:  # noqa: N802,N803
+        nuke.plugin_paths.append(args)
 
     nuke.pluginAddPath = pluginAddPath
-    nuke.pluginAppendPath = lambda path, addToSysPath=True: nuke.plugin_paths.append(path)  # noqa: N803
+    nuke.pluginAppendPath = pluginAppendPath
+    nuke.message = lambda prompt: rec.calls.append(("message", prompt))
+    nuke.warning = lambda message: rec.calls.append(("warning", message))
 
-    def message(text: str) -> None:
-        rec.calls.append(("message", text))
+    def tprint(*args: Any, sep: str = " ", end: str = "\n", file: Any = None) -> None:
+        rec.calls.append(("tprint",) + args)
 
-    nuke.message = message
-    nuke.warning = lambda text: rec.calls.append(("warning", text))
-    nuke.tprint = lambda *a: rec.calls.append(("tprint",) + a)
+    nuke.tprint = tprint
 
     class ProgressTask:
-        def __init__(self, title: str) -> None:
-            self.title, self.progress, self.messages = title, 0, []
-            rec.calls.append(("ProgressTask", title))
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            self.title, self.progress, self.messages = (args[0] if args else ""), 0, []
+            rec.calls.append(("ProgressTask", self.title))
 
-        def setProgress(self, n: int) -> None:  # noqa: N802
-            self.progress = n
+        def setProgress(self, *args: Any, **kwargs: Any) -> None:  # noqa: N802
+            self.progress = args[0]
 
-        def setMessage(self, text: str) -> None:  # noqa: N802
-            self.messages.append(text)
+        def setMessage(self, *args: Any, **kwargs: Any) -> None:  # noqa: N802
+            self.messages.append(args[0])
 
-        def isCancelled(self) -> bool:  # noqa: N802
+        def isCancelled(self, *args: Any, **kwargs: Any) -> bool:  # noqa: N802
             return False
 
     nuke.ProgressTask = ProgressTask
-
-    # -- nukescripts ----------------------------------------------------------------------
-
-    nukescripts = types.ModuleType("nukescripts")
-    panels = types.ModuleType("nukescripts.panels")
-    panels.registered = []
-
-    def registerWidgetAsPanel(widget: str, name: str, id: str, create: bool = False):  # noqa: A002,N802
-        if not nuke.env["gui"]:
-            raise RuntimeError("registerWidgetAsPanel in a terminal session")
-        rec.calls.append(("registerWidgetAsPanel", widget, name, id, create))
-        panels.registered.append((widget, name, id, create))
-        return None
-
-    panels.registerWidgetAsPanel = registerWidgetAsPanel
-
-    class _Restored:
-        def __init__(self, panel_id: str) -> None:
-            self.id = panel_id
-
-        def addToPane(self, pane: Any = None) -> "_Restored":  # noqa: N802
-            rec.calls.append(("addToPane", self.id, pane))
-            return self
-
-    def restorePanel(panel_id: str) -> _Restored:  # noqa: N802
-        if not any(entry[2] == panel_id for entry in panels.registered):
-            raise KeyError(f"no panel registered as {panel_id}")
-        rec.calls.append(("restorePanel", panel_id))
-        return _Restored(panel_id)
-
-    panels.restorePanel = restorePanel
-    nukescripts.panels = panels
-    nukescripts.registerWidgetAsPanel = registerWidgetAsPanel
-    return nuke, nukescripts
+    return nuke, build_nukescripts(nuke, rec, K["PyCustom_Knob"])
 
 
-def install(config: str = "aces_1.3", gui: bool = True, version: int = 16) -> types.ModuleType:
-    nuke, nukescripts = build(config, gui, version)
+def install(config: str = "aces_1.3", gui: bool = True, version: int = 16,
+            list_form: str = "recorded") -> types.ModuleType:
+    nuke, nukescripts = build(config, gui, version, list_form=list_form)
     sys.modules["nuke"] = nuke
     sys.modules["nukescripts"] = nukescripts
     sys.modules["nukescripts.panels"] = nukescripts.panels
@@ -909,7 +732,8 @@ def set_env_gui(nuke: types.ModuleType, gui: bool) -> None:
     nuke.GUI = gui
 
 
-__all__ = ["CONFIGS", "build", "install", "uninstall", "colorspace_entries", "knob_values"]
+__all__ = ["CONFIGS", "LIST_FORMS", "FAKE_HELPERS", "build", "install", "uninstall",
+           "colorspace_entries", "knob_values", "set_env_gui", "tcl_substitute", "TclError"]
 
 if os.environ.get("FAKE_NUKE_SELFTEST"):  # pragma: no cover
     n = install()

@@ -75,6 +75,49 @@ def test_the_node_has_a_knob_for_every_request_field_and_its_buttons(fake):
     assert len(nuke.recorder.undo_groups) == 1  # creating the node is one undo step
 
 
+def test_a_second_node_gets_the_next_name(fake):
+    """setName(name, uncollide=True): Nuke's keyword (types-nuke); `uniquify` was a TypeError
+    that left every node with Nuke's default name."""
+    nuke, N = fake()
+    first, second = N.create({}), N.create({})
+    assert (first.name(), second.name()) == ("genplate_generate1", "genplate_generate2")
+
+
+def test_brackets_and_dollars_in_the_prompt_and_takes_survive(fake, tmp_path):
+    """The prompt is the artist's text and the takes are JSON: read raw (getText), never as
+    TCL, which Nuke's Eval string knobs evaluate."""
+    nuke, N = fake()
+    group = N.create({"shot": "sh040", "root": "/r"})
+    group["prompt"].setValue("a [red] kite, $5 budget look")
+    assert N.fields_from_node(group).prompt == "a [red] kite, $5 budget look"
+    take = {**publish(tmp_path), "prompt": "a [red] kite"}
+    N.apply_takes(group, [take])
+    assert group["take"].value() == "harbour v001 (draft)"
+    from genplate.nuke import node_status
+
+    assert node_status._takes(group)[0]["prompt"] == "a [red] kite"
+    assert group["takes_json"].Class() == "String_Knob"
+
+
+def test_a_take_that_fails_half_way_leaves_no_undo_step_and_no_half_set_read(
+        fake, tmp_path, monkeypatch):
+    nuke, N = fake()
+    group = N.create({})
+    before = len(nuke.recorder.undo_groups)
+    real_apply = N.R.apply_plan
+
+    def fails_half_way(node, plan, colorspace):
+        node["file"].fromUserText(plan["file_text"])
+        raise N.R.ReadError("the disk went away")
+
+    monkeypatch.setattr(N.R, "apply_plan", fails_half_way)
+    with pytest.raises(N.R.ReadError, match="disk went away"):
+        N.show_take(group, publish(tmp_path))
+    assert len(nuke.recorder.undo_groups) == before and ("Undo.cancel",) in nuke.recorder.calls
+    assert group.node("take_read")["file"].value() == ""  # Undo.cancel undid the half
+    monkeypatch.setattr(N.R, "apply_plan", real_apply)
+
+
 def test_knobs_become_the_request(fake):
     nuke, N = fake()
     group = N.create({"shot": "sh040", "root": "/r"})
@@ -185,7 +228,7 @@ def test_takes_fill_the_selector_and_the_output_follows_it(fake, tmp_path):
     read = group.node("take_read")
     output = group.node("Output1")
     assert output.input(0) is read
-    assert read["file"].value() == v2["pattern"] and read["colorspace"].value() == "scene_linear"
+    assert read["file"].value() == v2["pattern"] and read["colorspace"].value() == "ACEScg"
     assert [read[k].value() for k in ("first", "last", "origfirst", "origlast")] == \
         [1001, 1121, 1001, 1121]
     assert read["raw"].value() is False and read.name() == "take_read"

@@ -47,6 +47,36 @@ def test_the_dock_builds_with_no_arguments_and_reads_the_script(qtbot, nuke, tmp
     assert panel.start_frame.grab.isEnabled() and panel.grab_keyframe.isEnabled()
 
 
+def _built_docks(nuke, panel, qtbot):
+    for widget in panel.widgets():
+        qtbot.addWidget(widget, before_close_func=lambda w: w.client.shutdown())
+    return [c for c in nuke.recorder.calls if c[0] == "panel.build"]
+
+
+def test_show_panel_builds_the_dock_once_into_the_properties_pane(qtbot, nuke):
+    """restorePanel(id) already builds the panel and adds it to a pane (nukescripts/panels.py
+    addPanel -> addToPane); adding the result to another pane again built it twice."""
+    from genplate.nuke import menus
+
+    menus.install()
+    panel = menus.show_panel()
+    assert _built_docks(nuke, panel, qtbot) == [("panel.build", "com.genplate.panel", "DockPanel")]
+    assert [c for c in nuke.recorder.calls if c[0] == "pane.add"] == [
+        ("pane.add", "Properties.1", "com.genplate.panel")]
+    assert panel.widgets()[0].adapter.name == "nuke"
+
+
+def test_a_saved_layout_restores_the_dock(qtbot, nuke):
+    import nukescripts
+
+    from genplate.nuke import menus
+
+    menus.install()
+    panel = nukescripts.panels.restorePanel("com.genplate.panel")  # what Nuke calls on restore
+    assert panel is not None, "the registered widget string did not evaluate"
+    assert _built_docks(nuke, panel, qtbot) == [("panel.build", "com.genplate.panel", "DockPanel")]
+
+
 def test_grabbing_renders_the_selected_node_at_the_playhead(qtbot, nuke):
     panel = make_dock(qtbot)
     source = nuke.nodes.Read()
@@ -72,7 +102,7 @@ def test_insert_from_the_dock_makes_the_read_on_the_main_thread(qtbot, nuke, tmp
     panel.takes_list.item(0).setSelected(True)
     qtbot.mouseClick(panel.insert, _left())
     reads = nuke.allNodes("Read")
-    assert len(reads) == 1 and reads[0]["colorspace"].value() == "scene_linear"
+    assert len(reads) == 1 and reads[0]["colorspace"].value() == "ACEScg"
     assert nuke.recorder.off_main == []
     assert "gp_sh010_harbour_v001" in panel.status.text()
 
@@ -121,7 +151,7 @@ def test_headless_generate_with_the_real_engine(nuke, tmp_path):
     read = group.node("take_read")
     assert read["file"].value() == take["pattern"]
     assert Path(take["pattern"] % take["first"]).is_file()
-    assert read["colorspace"].value() == "scene_linear"  # ACES 2.0 config, ACEScg take
+    assert read["colorspace"].value() == "ACEScg"  # ACES 2.0 config, ACEScg take
     assert group.node("Output1").input(0) is read
     assert group["status"].value() == "done"
 

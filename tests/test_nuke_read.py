@@ -13,8 +13,8 @@ import fake_nuke
 @pytest.fixture
 def nuke_for(request):
     """install(config) -> (fake nuke, genplate.nuke.read) freshly imported against it."""
-    def install(config="aces_1.3", gui=True):
-        nuke = fake_nuke.install(config=config, gui=gui)
+    def install(config="aces_1.3", gui=True, list_form="recorded"):
+        nuke = fake_nuke.install(config=config, gui=gui, list_form=list_form)
         read = importlib.import_module("genplate.nuke.read")
         return nuke, read
 
@@ -23,7 +23,7 @@ def nuke_for(request):
 
 
 def publish(root, shot="sh010", name="harbour", version=1, colorspace="ACEScg",
-            first=1001, last=1121, kind="draft"):
+            first=1001, last=1121, kind="draft", prompt="harbour at dawn"):
     """A take folder as core/takes/ publishes it, and its summary as `takes --json` prints."""
     d = root / shot / name / f"v{version:03d}"
     d.mkdir(parents=True)
@@ -32,17 +32,24 @@ def publish(root, shot="sh010", name="harbour", version=1, colorspace="ACEScg",
             "first": first, "last": last, "colorspace": colorspace, "fps": 24,
             "version": version, "shot": shot, "name": name, "kind": kind, "latest": True,
             "thumbnail": str(d / "thumbnail.png"), "take_json": str(d / "take.json"),
-            "job_id": f"j{version}", "remote_id": f"r{version}", "prompt": "harbour at dawn"}
+            "job_id": f"j{version}", "remote_id": f"r{version}", "prompt": prompt}
 
 
-@pytest.mark.parametrize("config, expected", [
-    ("aces_1.3", "scene_linear"),
-    ("aces_2.0", "scene_linear"),
-    ("aces_1.2", "scene_linear"),
-    ("linear_709_studio", "ACEScg"),  # its scene_linear is not the take's space: by name
+@pytest.mark.parametrize("config, form, expected", [
+    # The recorded list (ayon-nuke PR #60): roles come bare, so which space a role stands for
+    # cannot be read from it; the space's own name (element 0 of its entry) is the safe value.
+    ("aces_1.3", "recorded", "ACEScg"),
+    ("aces_2.0", "recorded", "ACEScg"),
+    ("aces_1.2", "recorded", "ACES - ACEScg"),
+    ("linear_709_studio", "recorded", "ACEScg"),
+    # The older role<TAB>(space) list: a role whose space is the take's follows the config.
+    ("aces_1.3", "role_space", "scene_linear"),
+    ("aces_2.0", "role_space", "scene_linear"),
+    ("aces_1.2", "role_space", "scene_linear"),
+    ("linear_709_studio", "role_space", "ACEScg"),  # its scene_linear is not the take's space
 ])
-def test_read_gets_every_knob_right_in_each_config(nuke_for, tmp_path, config, expected):
-    nuke, read = nuke_for(config)
+def test_read_gets_every_knob_right_in_each_config(nuke_for, tmp_path, config, form, expected):
+    nuke, read = nuke_for(config, list_form=form)
     take = publish(tmp_path)
     made = read.insert_take(take)
     node = nuke.toNode(made["node"])
@@ -66,10 +73,13 @@ def test_read_gets_every_knob_right_in_each_config(nuke_for, tmp_path, config, e
     assert node.name() == "gp_sh010_harbour_v001"
 
 
-def test_aces_interchange_takes_use_their_role(nuke_for, tmp_path):
-    nuke, read = nuke_for("aces_2.0")
+@pytest.mark.parametrize("form, expected", [("recorded", "ACES2065-1"),
+                                            ("role_space", "aces_interchange")])
+def test_aces2065_takes_get_their_space_or_its_known_role(nuke_for, tmp_path, form, expected):
+    nuke, read = nuke_for("aces_2.0", list_form=form)
     made = read.insert_take(publish(tmp_path, colorspace="ACES2065-1"))
-    assert made["colorspace"] == "aces_interchange"
+    assert made["colorspace"] == expected
+    assert nuke.toNode(made["node"])["colorspace"].value() == expected
 
 
 def test_a_config_without_the_space_refuses_and_leaves_nothing(nuke_for, tmp_path):
@@ -78,19 +88,39 @@ def test_a_config_without_the_space_refuses_and_leaves_nothing(nuke_for, tmp_pat
         read.insert_take(publish(tmp_path))
     assert nuke.allNodes("Read") == []
     assert nuke.recorder.undo_stack == []  # the undo group was closed, not left open
+    # ... and cancelled: no empty "genplate: insert" step in the artist's Edit > Undo.
+    assert nuke.recorder.undo_groups == [] and ("Undo.cancel",) in nuke.recorder.calls
 
 
-def test_choose_colorspace_never_falls_back_to_default(nuke_for):
+def test_choose_colorspace_reads_every_list_form(nuke_for):
     _nuke, read = nuke_for()
     ReadError, choose_colorspace = read.ReadError, read.choose_colorspace
+    aces13, aces20 = fake_nuke.CONFIGS["aces_1.3"], fake_nuke.CONFIGS["aces_2.0"]
 
-    entries = fake_nuke.colorspace_entries(fake_nuke.CONFIGS["aces_1.3"])
-    assert entries[0].startswith("default (")
-    assert choose_colorspace(entries, "ACEScg") == "scene_linear"
-    assert choose_colorspace(entries, "ACEScct") == "color_timing"
-    assert choose_colorspace(entries, "Linear Rec.709 (sRGB)") == "Linear Rec.709 (sRGB)"
+    recorded = fake_nuke.colorspace_entries(aces13, "recorded")
+    assert recorded[0].startswith("default (")
+    assert choose_colorspace(recorded, "ACEScg") == "ACEScg"
+    assert choose_colorspace(recorded, "ACES2065-1") == "ACES2065-1"
+    assert choose_colorspace(recorded, "ACES - ACEScg") == "ACEScg"  # an ACES 1.2 name: alias
+    assert choose_colorspace(recorded, "Linear Rec.709 (sRGB)") == "Linear Rec.709 (sRGB)"
+    # ACES 2.0 renamed sRGB - Texture; the old name is one of its aliases.
+    assert choose_colorspace(fake_nuke.colorspace_entries(aces20), "sRGB - Texture") == \
+        "sRGB Encoded Rec.709 (sRGB)"
+    # A bare role says nothing about its space: never chosen for a named space.
+    assert choose_colorspace(["default (x)", "scene_linear", "ACEScg"], "ACEScg") == "ACEScg"
     with pytest.raises(ReadError):
-        choose_colorspace(entries, "")
+        choose_colorspace(["default (ACEScg)", "scene_linear"], "ACEScg")
+    # ... but a take recorded in a role's name gets that role.
+    assert choose_colorspace(recorded, "aces_interchange") == "aces_interchange"
+
+    old = fake_nuke.colorspace_entries(aces13, "role_space")
+    assert choose_colorspace(old, "ACEScg") == "scene_linear"
+    assert choose_colorspace(old, "ACEScct") == "color_timing"
+    # The form of the first fakes ("role<TAB>role (space)") reads the same.
+    assert choose_colorspace(["scene_linear\tscene_linear (ACEScg)", "ACEScg"], "ACEScg") == \
+        "scene_linear"
+    with pytest.raises(ReadError):
+        choose_colorspace(recorded, "")
     with pytest.raises(ReadError):
         choose_colorspace(["default (ACEScg)"], "ACEScg")
 
@@ -129,10 +159,64 @@ def test_insert_from_a_worker_runs_on_the_main_thread(nuke_for, tmp_path):
     while t.is_alive() and ran == 0:
         ran = nuke.run_main_queue(timeout=0.05)
     t.join(10)
-    assert result["made"]["colorspace"] == "scene_linear"
-    assert ("executeInMainThreadWithResult", "insert_take_here", "genplate-worker") in \
-        nuke.recorder.calls
+    assert result["made"]["colorspace"] == "ACEScg"
+    assert any(c[0] == "executeInMainThreadWithResult" and c[2] == "genplate-worker"
+               for c in nuke.recorder.calls)
     assert nuke.recorder.off_main == []  # every node change happened on the main thread
+
+
+def test_a_refused_insert_from_a_worker_raises_there_not_none(nuke_for, tmp_path):
+    """executeInMainThreadWithResult prints an exception and returns None (Foundry's
+    executeInMain.py): the worker must still learn that and why the insert failed."""
+    nuke, read = nuke_for("nuke-default")
+    outcome = {}
+
+    def worker():
+        try:
+            outcome["made"] = read.insert_take(publish(tmp_path))
+        except Exception as exc:  # noqa: BLE001
+            outcome["error"] = exc
+
+    t = threading.Thread(target=worker, name="genplate-worker")
+    t.start()
+    while t.is_alive():
+        nuke.run_main_queue(timeout=0.05)
+    t.join(10)
+    assert "made" not in outcome
+    assert isinstance(outcome["error"], read.ReadError)
+    assert "has no colour space 'ACEScg'" in str(outcome["error"])
+    assert nuke.allNodes("Read") == [] and nuke.recorder.undo_groups == []
+
+
+def test_the_same_version_twice_gets_two_names_that_keep_the_version(nuke_for, tmp_path):
+    """setName(name, uncollide=True) is Nuke's signature; a collision must not renumber the
+    version in the name (v001 must never read as v002)."""
+    nuke, read = nuke_for()
+    take = publish(tmp_path)
+    first = nuke.toNode(read.insert_take(take)["node"])
+    second = nuke.toNode(read.insert_take(take)["node"])
+    assert first.name() == "gp_sh010_harbour_v001"
+    assert second.name().startswith("gp_sh010_harbour_v001_") and second is not first
+
+
+def test_provenance_survives_brackets_and_dollars(nuke_for, tmp_path):
+    """JSON lives in a String_Knob read with getText(): an Eval knob would run it as TCL."""
+    nuke, read = nuke_for()
+    prompt = 'a kite [red] over "$5" hills'
+    node = nuke.toNode(read.insert_take(publish(tmp_path, prompt=prompt))["node"])
+    knob = node.knob(read.PROVENANCE_KNOB)
+    assert knob.Class() == "String_Knob" and not knob.visible()
+    assert read.take_of(node)["prompt"] == prompt
+
+
+def test_provenance_on_reads_made_before_is_still_read(nuke_for, tmp_path):
+    """Scripts saved by earlier versions keep it in a Multiline_Eval_String_Knob."""
+    nuke, read = nuke_for()
+    node = nuke.nodes.Read()
+    old = nuke.Multiline_Eval_String_Knob(read.PROVENANCE_KNOB, "genplate take")
+    node.addKnob(old)
+    old.setValue('{"shot": "sh010", "name": "harbour", "version": 1, "prompt": "[x]"}')
+    assert read.take_of(node)["prompt"] == "[x]"
 
 
 def test_insert_here_refuses_a_worker_thread(nuke_for, tmp_path):

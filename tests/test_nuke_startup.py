@@ -165,14 +165,26 @@ def test_gui_session_installs_menus_toolbar_and_dock(fake):
     nuke = fake(gui=True)
     run_like_nuke(PLUGIN / "init.py")
     run_like_nuke(PLUGIN / "menu.py")
-    genplate_menu = nuke.menus["Nuke"].items["genplate"]
-    assert "Generate node" in genplate_menu.items and "Show panel" in genplate_menu.items
-    assert "create()" in nuke.menus["Nodes"].items["genplate"].items["genplate generate"]
-    assert ("genplate.nuke.dock.DockPanel", "genplate", "com.genplate.panel", False) in \
-        sys.modules["nukescripts"].panels.registered
+    genplate_menu = nuke.menus["Nuke"].findItem("genplate")
+    assert genplate_menu.findItem("Generate node") and genplate_menu.findItem("Show panel")
+    assert "create()" in nuke.menus["Nodes"].findItem("genplate/genplate generate").script()
+    registered = [c for c in nuke.recorder.calls if c[0] == "registerWidgetAsPanel"]
+    assert [c[2:] for c in registered] == [("genplate", "com.genplate.panel", False)]
+    assert nuke.menus["Pane"].findItem("genplate") is not None
     assert nuke.on_script_load  # jobs are picked up again when a script opens
-    exec(genplate_menu.items["Show panel"], {})
-    assert ("addToPane", "com.genplate.panel", "<pane Properties.1>") in nuke.recorder.calls
+
+
+def test_the_panel_string_names_its_class_where_no_name_is_bound(fake):
+    """nukescripts/panels.py pastes the string into
+    `__import__('nukescripts').panels.WidgetKnob(<string>)` and evaluates it where `genplate`
+    is not bound; the string must import its own module (tk-nuke's panels.py does so)."""
+    nuke = fake(gui=True)
+    run_like_nuke(PLUGIN / "init.py")
+    run_like_nuke(PLUGIN / "menu.py")
+    (widget,) = [c[1] for c in nuke.recorder.calls if c[0] == "registerWidgetAsPanel"]
+    knob = eval("__import__('nukescripts').panels.WidgetKnob(" + widget + ")",
+                {"__builtins__": __builtins__})
+    assert knob.widgetClass is sys.modules["genplate.nuke.dock"].DockPanel
 
 
 def test_a_failing_init_prints_and_never_breaks_the_start(tmp_path, fake, capsys):

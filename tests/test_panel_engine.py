@@ -117,7 +117,7 @@ def test_submit_progress_take_and_insert_into_nuke(qtbot, engine, meter, tmp_pat
         made = NukeAdapter().insert_take(take)
         read = nuke.toNode(made["node"])
         assert read["file"].value() == take["pattern"].replace("\\", "/")
-        assert read["colorspace"].value() == "scene_linear"
+        assert read["colorspace"].value() == "ACEScg"
         assert [read[k].value() for k in ("first", "last", "origfirst", "origlast")] == \
             [1001, 1121, 1001, 1121]
     finally:
