@@ -1,7 +1,10 @@
 """The genplate panel docked in Nuke (registered by menu.py through registerWidgetAsPanel).
 
-Nuke builds the widget from this dotted class path with no arguments, and saved layouts
-restore it by the panel id, so the class takes no required arguments.
+nukescripts pastes WIDGET_PATH into ``__import__('nukescripts').panels.WidgetKnob(<it>)`` and
+evaluates that where no package name is bound (nukescripts/panels.py; hosts.md §9), so the
+string imports its own module, as tk-nuke's panels.py does; a bare dotted path is a NameError
+and an empty panel. Nuke then builds the class with no arguments, and saved layouts restore
+it by the panel id, so the class takes no required arguments.
 """
 from __future__ import annotations
 
@@ -11,7 +14,7 @@ from .adapter import NukeAdapter
 
 PANEL_ID = "com.genplate.panel"
 PANEL_TITLE = "genplate"
-WIDGET_PATH = "genplate.nuke.dock.DockPanel"
+WIDGET_PATH = "__import__('genplate.nuke.dock', fromlist=['DockPanel']).DockPanel"
 
 
 class DockPanel(GenplatePanel):

@@ -31,11 +31,20 @@ def install() -> dict:
 
 
 def show_panel():
-    """Open the dock panel in the Properties pane (or float it when there is none)."""
+    """Open the dock panel in the Properties pane (or float it when there is none).
+
+    Not ``restorePanel(id).addToPane(pane)``: restorePanel runs the registered command, which
+    already adds the panel to a pane (nukescripts/panels.py), so that built and added it twice.
+    registerWidgetAsPanel(..., create=True) hands back a panel that is on no pane yet.
+    """
     import nukescripts.panels
 
     pane = nuke.getPaneFor("Properties.1") if hasattr(nuke, "getPaneFor") else None
-    return nukescripts.panels.restorePanel(PANEL_ID).addToPane(pane)
+    panel = nukescripts.panels.registerWidgetAsPanel(WIDGET_PATH, PANEL_TITLE, PANEL_ID, True)
+    if pane is None:
+        panel.show()
+        return panel
+    return panel.addToPane(pane)
 
 
 def resume_nodes() -> int:

@@ -103,7 +103,9 @@ def _add_knobs(group, ctx: dict) -> None:
     add(_button("refresh", "Refresh", "on_refresh", "list this shot's takes again"))
     add(_button("cancel", "Cancel", "on_cancel", "stop this node's running jobs"))
     add(_enum("take", "take", ["(none)"], "(none)", "which of the node's takes it outputs"))
-    add(_hidden(nuke.Multiline_Eval_String_Knob("takes_json", "takes")))
+    # JSON in String_Knobs, read raw with getText(): Nuke evaluates Eval knobs as TCL, and "[",
+    # "$" in a take's prompt or path would be run as commands (hosts.md §9).
+    add(_hidden(nuke.String_Knob("takes_json", "takes")))
     add(_hidden(nuke.String_Knob("jobs_json", "jobs")))
     add(_hidden(nuke.String_Knob("take_names_json", "take names")))
     add(nuke.Text_Knob("status", "status", "idle"))
@@ -125,10 +127,9 @@ def create(context: Optional[dict] = None):
     nuke.Undo.begin("genplate: generate node")
     try:
         group = nuke.nodes.Group()
-        try:
-            group.setName("genplate_generate1", uniquify=True)
-        except (TypeError, ValueError):
-            pass
+        # Nuke's keyword is uncollide (types-nuke; Node.setName's docstring): the next free
+        # genplate_generateN.
+        group.setName("genplate_generate1", uncollide=True)
         _add_knobs(group, context)
         if group.knob("knobChanged") is None:
             group.addKnob(_hidden(nuke.String_Knob("knobChanged", "knobChanged")))
@@ -151,7 +152,9 @@ def fields_from_node(node, *, grabbed: Optional[dict] = None) -> C.RequestFields
     value = lambda name: node[name].value()  # noqa: E731
     grabbed = grabbed or {}
     return C.RequestFields(
-        prompt=str(value("prompt")).strip(), quality=str(value("quality")),
+        # The artist's own words, raw: the knob is TCL-evaluated and "[red]" or "$5" would be
+        # run as TCL by value().
+        prompt=str(node["prompt"].getText()).strip(), quality=str(value("quality")),
         resolution=str(value("resolution")), duration=str(value("duration")),
         aspect=str(value("aspect")), hdr=bool(value("hdr")), exr=bool(value("exr")),
         loop=bool(value("loop")), shot=str(value("shot")).strip(),

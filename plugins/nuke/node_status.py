@@ -37,11 +37,17 @@ def set_status(node, status: str, *, progress: Optional[float] = None,
         node["last_error"].setValue(error)
 
 
-def _jobs(node) -> list[str]:
+def _json_list(node, name: str) -> list:
+    """A hidden knob's JSON list, read raw (getText: never TCL-evaluated, hosts.md §9)."""
     try:
-        data = json.loads(node["jobs_json"].value() or "[]")
+        data = json.loads(node[name].getText() or "[]")
     except ValueError:
         return []
+    return data if isinstance(data, list) else []
+
+
+def _jobs(node) -> list[str]:
+    data = _json_list(node, "jobs_json")
     return [str(j) for j in data if isinstance(j, str)]
 
 
@@ -51,10 +57,7 @@ def _set_jobs(node, job_ids: list[str]) -> None:
 
 def _names(node) -> list[str]:
     """The take names this node's jobs publish to (its takes, among the shot's)."""
-    try:
-        data = json.loads(node["take_names_json"].value() or "[]")
-    except ValueError:
-        return []
+    data = _json_list(node, "take_names_json")
     return [str(n) for n in data if isinstance(n, str)]
 
 
@@ -63,10 +66,7 @@ def _add_names(node, names: list[str]) -> None:
 
 
 def _takes(node) -> list[dict]:
-    try:
-        data = json.loads(node["takes_json"].value() or "[]")
-    except ValueError:
-        return []
+    data = _json_list(node, "takes_json")
     return [t for t in data if isinstance(t, dict)]
 
 
@@ -118,8 +118,10 @@ def show_take(node, take: dict) -> None:
         R.apply_plan(read, {**plan, "name": "take_read"}, colorspace)
         output.setInput(0, read)
         node["label"].setValue(f"{take.get('name')} v{int(take.get('version') or 0):03d}")
-    finally:
-        nuke.Undo.end()
+    except BaseException:
+        nuke.Undo.cancel()  # undoes the half-set Read; no empty step in the artist's history
+        raise
+    nuke.Undo.end()
 
 
 # -- what the jobs' progress looks like on the node ------------------------------------------

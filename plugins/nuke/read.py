@@ -5,11 +5,11 @@
 - `colorspace` chosen from the script's live OCIO config: a role first when that role is the
   take's working space in this config, else the space's own name (ACES 1.3/2.x spelling or
   ACES 1.2's "ACES - ACEScg"); never left on "default", and `raw` off;
-- one undo step; provenance JSON in a hidden knob and a short label;
+- one undo step (none when refused); provenance JSON in a hidden String_Knob, read raw;
 - the latest version of a take green, older ones orange, across the script.
 
 Every change to nodes runs on Nuke's main thread: ``insert_take`` from a worker goes through
-``nuke.executeInMainThreadWithResult``.
+``nuke.executeInMainThreadWithResult``. The host facts this follows are hosts.md §9's.
 """
 from __future__ import annotations
 
@@ -29,6 +29,10 @@ OUTDATED_COLOUR = 0xE8912DFF  # orange
 # Roles that may stand for a take's working space, most specific first.
 ROLES_BY_PREFERENCE = ("scene_linear", "compositing_linear", "rendering", "aces_interchange",
                        "color_timing", "compositing_log")
+# OCIO's standard role names (OCIO v2 docs), so a bare entry can be told from a bare space.
+ROLE_NAMES = frozenset(ROLES_BY_PREFERENCE + (
+    "data", "default", "reference", "color_picking", "matte_paint", "texture_paint",
+    "cie_xyz_d65_interchange", "scene_reference", "interchange_scene", "interchange_display"))
 _FAMILY = re.compile(r"^(?:ACES|Utility|Input|Output|Role|Roles)\s+-\s+", re.IGNORECASE)
 
 
@@ -42,46 +46,65 @@ def _plain(name: str) -> str:
     return _FAMILY.sub("", name).strip().lower()
 
 
-def parse_colorspace_entries(entries: list[str]) -> tuple[dict[str, str], list[str]]:
-    """({role: space it resolves to}, [space names]) from nuke.getColorspaceList.
+def parse_colorspace_entries(entries: list[str]) -> tuple[dict[str, Optional[str]],
+                                                          dict[str, list[str]]]:
+    """({role: the space it resolves to, or None}, {space: [its aliases]}) from
+    nuke.getColorspaceList, whichever form this Nuke writes (hosts.md §9):
 
-    Nuke lists a role as "role<TAB>… (space)" and its knob value is the part before the tab
-    (ayon-nuke get_colorspace_list); "default (space)" is the node's default and never chosen.
+    - "scene_linear": a bare role (ACES 1.3 configs; ayon-nuke PR #60): its space is unknown;
+    - "ACEScg\t\tACES - ACEScg,lin_ap1": a space and its aliases (same record);
+    - "scene_linear\t(ACEScg)" or "scene_linear\tscene_linear (ACEScg)": a role and its space
+      (older lists; ayon-nuke api/colorspace.py);
+    - "default (…)": the node's default, never chosen.
+
+    The knob's value is always the entry's first element (ayon-nuke get_colorspace_list).
     """
-    roles: dict[str, str] = {}
-    spaces: list[str] = []
+    roles: dict[str, Optional[str]] = {}
+    spaces: dict[str, list[str]] = {}
     for entry in entries:
-        if "\t" in entry:
-            role, _, rest = entry.partition("\t")
-            match = re.search(r"\(([^()]*(?:\([^()]*\))?[^()]*)\)\s*$", rest)
-            roles[role.strip()] = match.group(1).strip() if match else ""
-        elif entry.startswith("default"):
+        name, _tab, rest = entry.partition("\t")
+        name = name.strip()
+        rest = rest.strip("\t ")
+        if not name or (name.startswith("default") and not rest and "(" in name):
             continue
+        target = re.fullmatch(r"(?:" + re.escape(name) + r"\s*)?\((.*)\)", rest) if rest else None
+        if target:
+            roles[name] = target.group(1).strip()
+        elif rest:
+            spaces[name] = [a.strip() for a in rest.split(",") if a.strip()]
+        elif name in ROLE_NAMES:
+            roles[name] = None
         else:
-            spaces.append(entry)
+            spaces[name] = []
     return roles, spaces
 
 
 def choose_colorspace(entries: list[str], working_space: str, *, config_name: str = "") -> str:
     """The colorspace knob value for frames in ``working_space``, under this config.
 
-    A role wins when this config resolves it to the take's space (the script keeps following
-    its config's intent); otherwise the space by name. A space the config does not have is an
-    error, never a silent "default": the pixels would be read as something they are not.
+    A role wins only when the list says it resolves to the take's space (the script keeps
+    following its config's intent); a bare role says nothing, so then the space by its name,
+    by one of its aliases (an ACES 1.2 spelling such as "ACES - ACEScg", or a name a later
+    config renamed), or by its plain name. A space the config does not have is an error, never
+    a silent "default": the pixels would be read as something they are not.
     """
     if not working_space:
         raise ReadError("the take records no working space (take.json colour.working_space)")
     roles, spaces = parse_colorspace_entries(entries)
     wanted = _plain(working_space)
     for role in ROLES_BY_PREFERENCE:
-        if role in roles and roles[role] and _plain(roles[role]) == wanted:
+        if roles.get(role) and _plain(roles[role]) == wanted:
             return role
-    for space in spaces:
-        if space == working_space:
-            return space
-    for space in spaces:
-        if _plain(space) == wanted:
-            return space
+    if working_space in spaces:
+        return working_space
+    for name, aliases in spaces.items():
+        if working_space in aliases:
+            return name
+    for name, aliases in spaces.items():
+        if any(_plain(n) == wanted for n in [name, *aliases]):
+            return name
+    if working_space in roles:  # a take recorded in a role's own name means that role
+        return working_space
     where = f" {config_name}" if config_name else ""
     raise ReadError(
         f"the script's OCIO config{where} has no colour space {working_space!r} for this take: "
@@ -157,16 +180,43 @@ def _on_main_thread() -> bool:
 
 def insert_take(take: dict, *, start_at: Optional[int] = None,
                 select: bool = True) -> dict:
-    """Make a Read for the take (from any thread; the work happens on the main thread)."""
+    """Make a Read for the take (from any thread; the work happens on the main thread).
+
+    From a worker it goes through ``nuke.executeInMainThreadWithResult``, which prints an
+    exception and returns None (Foundry's executeInMain.py): so the main-thread side answers
+    with a tagged result, and None is never read as success.
+    """
     if not _on_main_thread():
-        return nuke.executeInMainThreadWithResult(insert_take_here, args=(take,),
-                                                  kwargs={"start_at": start_at, "select": select})
+        answer = nuke.executeInMainThreadWithResult(
+            _insert_answering, args=(take,), kwargs={"start_at": start_at, "select": select})
+        return _insert_answer(answer)
     return insert_take_here(take, start_at=start_at, select=select)
+
+
+def _insert_answering(take: dict, *, start_at: Optional[int] = None,
+                      select: bool = True) -> dict:
+    """insert_take_here on the main thread, its outcome as data (never an exception)."""
+    try:
+        return {"made": insert_take_here(take, start_at=start_at, select=select)}
+    except ReadError as exc:
+        return {"error": str(exc)}
+    except Exception as exc:  # noqa: BLE001 - reported to the worker, which raises it
+        return {"error": f"{type(exc).__name__}: {exc}"}
+
+
+def _insert_answer(answer: Any) -> dict:
+    if isinstance(answer, dict) and isinstance(answer.get("made"), dict):
+        return answer["made"]
+    if isinstance(answer, dict) and answer.get("error"):
+        raise ReadError(str(answer["error"]))
+    raise ReadError("Nuke's main thread gave no answer for the insert (see the Script Editor "
+                    "for its error); nothing was inserted")
 
 
 def insert_take_here(take: dict, *, start_at: Optional[int] = None, select: bool = True,
                      undo_name: Optional[str] = None) -> dict:
-    """Make the Read now; the caller is on the main thread. One undo step."""
+    """Make the Read now; the caller is on the main thread. One undo step, or none at all
+    when the take is refused (nuke.Undo.cancel: no empty step in the artist's history)."""
     if not _on_main_thread():
         raise RuntimeError("genplate.nuke.read.insert_take_here must run on Nuke's main thread")
     plan = read_plan(take, start_at=start_at)
@@ -179,7 +229,8 @@ def insert_take_here(take: dict, *, start_at: Optional[int] = None, select: bool
         colorspace = choose_colorspace(nuke.getColorspaceList(node["colorspace"]),
                                        str(take.get("colorspace") or ""),
                                        config_name=live_config_name())
-        apply_plan(node, plan, colorspace)
+        taken = {n.name() for n in nuke.allNodes() if n is not node}
+        apply_plan(node, {**plan, "name": free_name(plan["name"], taken)}, colorspace)
         if select:
             for other in nuke.selectedNodes():
                 other.setSelected(False)
@@ -187,12 +238,26 @@ def insert_take_here(take: dict, *, start_at: Optional[int] = None, select: bool
         colour_versions(take.get("shot"), take.get("name"))
     except BaseException:
         if node is not None:
-            nuke.delete(node)  # a refused take leaves no half-made node behind
+            try:
+                nuke.delete(node)  # gone even where cancel only discards the step
+            except Exception:  # noqa: BLE001 - cancel below undoes the creation anyway
+                pass
+        nuke.Undo.cancel()
         raise
-    finally:
-        nuke.Undo.end()
+    nuke.Undo.end()
     return {"node": node.fullName(), "colorspace": colorspace,
             "frames": f"{plan['first']}-{plan['last']}"}
+
+
+def free_name(wanted: str, taken: set[str]) -> str:
+    """``wanted``, or ``wanted_2``, ``_3``...: never Nuke's own renumbering, which counts up a
+    trailing number and would turn ..._v001 into a name that reads as another version."""
+    if wanted not in taken:
+        return wanted
+    n = 2
+    while f"{wanted}_{n}" in taken:
+        n += 1
+    return f"{wanted}_{n}"
 
 
 def apply_plan(node, plan: dict, colorspace: str) -> None:
@@ -211,15 +276,21 @@ def apply_plan(node, plan: dict, colorspace: str) -> None:
         node["frame_mode"].setValue(plan["frame_mode"])
         node["frame"].setValue(plan["frame"])
     node["colorspace"].setValue(colorspace)
+    got = str(node["colorspace"].value())
+    if _plain(got) != _plain(colorspace):
+        raise ReadError(f"Nuke kept the Read's colorspace at {got!r} instead of {colorspace!r}")
     node["raw"].setValue(False)
     node["label"].setValue(plan["label"])
-    try:
-        node.setName(plan["name"], uniquify=True)
-    except (TypeError, ValueError):
-        pass
+    if node.name() != plan["name"]:
+        # Nuke's keyword is uncollide (types-nuke; Node.setName's docstring).
+        node.setName(plan["name"], uncollide=True)
     knob = node.knob(PROVENANCE_KNOB)
+    if knob is not None and knob.Class() != "String_Knob":
+        node.removeKnob(knob)  # Reads made before kept it in a TCL-evaluated knob
+        knob = None
     if knob is None:
-        knob = nuke.Multiline_Eval_String_Knob(PROVENANCE_KNOB, "genplate take")
+        # JSON holds "[" and "$": a String_Knob keeps it raw; Eval knobs would run it as TCL.
+        knob = nuke.String_Knob(PROVENANCE_KNOB, "genplate take")
         knob.setFlag(nuke.INVISIBLE)
         node.addKnob(knob)
     knob.setValue(plan["provenance"])
@@ -231,7 +302,7 @@ def take_of(node) -> Optional[dict]:
     if knob is None:
         return None
     try:
-        data = json.loads(knob.value() or "{}")
+        data = json.loads(knob.getText() or "{}")  # raw text: never TCL-evaluated
     except ValueError:
         return None
     return data if isinstance(data, dict) else None
@@ -278,4 +349,5 @@ def colour_versions(shot: Optional[str] = None, name: Optional[str] = None) -> i
 
 __all__ = ["ReadError", "choose_colorspace", "parse_colorspace_entries", "read_plan",
            "insert_take", "insert_take_here", "apply_plan", "take_of", "colour_versions",
+           "free_name",
            "PROVENANCE_KNOB", "LATEST_COLOUR", "OUTDATED_COLOUR"]
