@@ -7,12 +7,14 @@ arguments must fit one of its overloads. Keyword arguments are refused outright,
 bridge takes positional arguments only. So a test that passes through genplate's Resolve code
 has also proved that every call genplate made is one the real API documents.
 
-The behaviour follows hosts.md §3.4-3.6: ImportMedia of a sequence clipInfo makes one clip
-(unless "Show Individual Frames"); "Input Color Space" is refused unless the project is in
-``davinciYRGBColorManagedv2`` (the colour-science workaround), "IDT" is for ACES projects;
-AppendToTimeline onto an occupied spot answers an item whose getters return None; SetMetadata
-takes only Resolve's own fields, SetThirdPartyMetadata any key; SetClipColor only the stub's
-ClipColor names.
+The behaviour follows hosts.md §3.4-3.6 and §9, each beside the code that does it:
+ImportMedia of a sequence clipInfo makes one clip (unless "Show Individual Frames");
+"Input Color Space" is refused unless the project is in ``davinciYRGBColorManagedv2`` (the
+colour-science workaround), "IDT" is for ACES projects; AppendToTimeline onto an occupied spot
+answers an item whose getters return None; its clipInfo ``endFrame`` is exclusive from Resolve
+19 and inclusive in 18, chosen by the fake's version; OTIO image-sequence references do not
+import; SetMetadata takes only Resolve's own fields, SetThirdPartyMetadata any key;
+SetClipColor only the stub's ClipColor names.
 """
 from __future__ import annotations
 
@@ -146,6 +148,13 @@ class World:
         self.refuse_science_switch = False
         self.refuse_science_restore = False
         self.refuse_append = False
+        # AppendToTimeline's endFrame: None follows the version (below); "inclusive" or
+        # "exclusive" forces one, for a Resolve that does not match its version's rule.
+        self.end_frame_rule: Optional[str] = None
+        # An OTIO ImageSequenceReference does not import (ynput/ayon-core PR #44): whether
+        # Resolve then refuses the file or brings the clips offline is not recorded.
+        self.otio_image_sequences = "refuse"  # or "offline"
+        self.resolve: Optional["FakeResolve"] = None
         # Names Resolve accepts, per property; anything else is refused (SetClipProperty False).
         self.rcm_names = {"ACEScg", "ACES2065-1", "ACEScct", "Rec.709 Gamma 2.4", "sRGB"}
         self.idt_names = {"No Input Transform", "ACEScg - CSC", "ACEScct - CSC"}
@@ -157,6 +166,19 @@ class World:
 
     def called(self, method: str) -> list[tuple]:
         return [args for _c, m, args in self.calls if m == method]
+
+    def end_rule(self) -> str:
+        """"exclusive" from Resolve 19: the item lasts endFrame - startFrame frames (measured on
+        Studio 21.0: samuelgursky/davinci-resolve-mcp issue #82, PR #80; the change between 18
+        and 19: nakano000/Resolve_Script PR #23); "inclusive" in 18."""
+        if self.end_frame_rule:
+            return self.end_frame_rule
+        version = str(self.resolve.version if self.resolve is not None else "") or "21"
+        try:
+            major = int(version.split(".")[0])
+        except ValueError:
+            major = 21
+        return "inclusive" if major < 19 else "exclusive"
 
 
 # Resolve's own metadata fields (a subset of the Metadata panel) that SetMetadata accepts.
@@ -172,6 +194,7 @@ class FakeResolve(Recorded):
         world = world or World()
         super().__init__(world)
         self.world = world
+        world.resolve = self
         self.product = product
         self.version = version
         self.page = "edit"
@@ -395,14 +418,21 @@ class FakeMediaPool(Recorded):
         return True
 
     def AppendToTimeline(self, infos):
-        timeline = self.project.current
+        return self._append(self.project.current, infos)
+
+    def _append(self, timeline, infos):
         made = []
         for info in infos:
             clip = info["mediaPoolItem"]
-            start, end = info.get("startFrame", 0), info.get("endFrame", clip.frames - 1)
+            first = clip.first_frame()
+            start = info.get("startFrame", first)
+            end = info.get("endFrame", first + clip.frames - (0 if self._world.end_rule() ==
+                                                              "exclusive" else 1))
             track = info.get("trackIndex", 1)
             record = info.get("recordFrame", timeline.end_frame())
-            duration = end - start + 1
+            duration = end - start + (0 if self._world.end_rule() == "exclusive" else 1)
+            # Past the clip's last frame: not recorded; the fake stops at the media's end.
+            duration = max(0, min(duration, first + clip.frames - start))
             spot_taken = any(not (i.end <= record or i.start >= record + duration)
                              for i in timeline.tracks[track - 1])
             if self._world.refuse_append or spot_taken or timeline.locked.get(track):
@@ -413,13 +443,36 @@ class FakeMediaPool(Recorded):
             made.append(item)
         return made
 
+    def CreateEmptyTimeline(self, name):
+        if any(t.name == name for t in self.project.timelines):
+            return None  # Resolve refuses a second timeline of the same name
+        timeline = FakeTimeline(self._world, self.project, name)
+        self.project.timelines.append(timeline)
+        return timeline
+
+    def CreateTimelineFromClips(self, name, infos):
+        timeline = self.CreateEmptyTimeline(name)
+        if timeline is None:
+            return None
+        record = timeline.start_frame
+        for info in infos:
+            item = self._append(timeline, [{**info, "recordFrame": info.get("recordFrame", record)}])[0]
+            record = item.end if not item.broken else record
+        return timeline
+
     def ImportTimelineFromFile(self, path, options):
         data = json.loads(Path(path).read_text(encoding="utf-8"))
+        media = _otio_media(data)
+        sequences = any(kind == "sequence" for _u, _f, kind in media)
+        if sequences and self._world.otio_image_sequences == "refuse":
+            return None
         name = options.get("timelineName") or data.get("name") or "Timeline"
         timeline = self.project.add_timeline(name)
         record = timeline.start_frame
-        for url, frames in _otio_media(data):
+        for url, frames, kind in media:
             clip = self._clip(url, frames, 0, frames - 1)
+            if kind == "sequence":  # offline: Resolve found no media for it
+                clip.props.update({"File Path": "", "Frames": "0"})
             self.current_folder.clips.append(clip)
             item = FakeTimelineItem(self._world, clip, record, frames, 1)
             timeline.tracks[0].append(item)
@@ -428,9 +481,9 @@ class FakeMediaPool(Recorded):
         return timeline
 
 
-def _otio_media(data: Any) -> list[tuple[str, int]]:
-    """(media path, frame count) of every clip in an OTIO JSON document, in order."""
-    found: list[tuple[str, int]] = []
+def _otio_media(data: Any) -> list[tuple[str, int, str]]:
+    """(media path, frame count, "sequence"|"file") of every clip in an OTIO JSON document."""
+    found: list[tuple[str, int, str]] = []
 
     def walk(node: Any) -> None:
         if isinstance(node, dict):
@@ -445,7 +498,9 @@ def _otio_media(data: Any) -> list[tuple[str, int]]:
                     str(ref.get("name_suffix", "")))
                 frames = int(round(((node.get("source_range") or {}).get("duration") or {})
                                    .get("value", 1)))
-                found.append((url.replace("file://", ""), frames))
+                kind = "sequence" if str(ref.get("OTIO_SCHEMA", "")).startswith(
+                    "ImageSequenceReference") else "file"
+                found.append((url.replace("file://", ""), frames, kind))
                 return
             for v in node.values():
                 walk(v)
@@ -476,6 +531,13 @@ class FakeMediaPoolItem(Recorded):
         self.metadata: dict[str, str] = {}
         self.third_party: dict[str, str] = {}
         self.colour = ""
+
+    def first_frame(self) -> int:
+        """The clip's first source frame as Resolve numbers it ("Start")."""
+        try:
+            return int(self.props.get("Start") or 0)
+        except ValueError:
+            return 0
 
     def GetName(self):
         return self.props["File Name"]
@@ -602,6 +664,11 @@ class FakeTimeline(Recorded):
             return None
         return sorted(self.tracks[index - 1], key=lambda i: i.start)
 
+    def DeleteClips(self, items, ripple):
+        for track in self.tracks:
+            track[:] = [i for i in track if i not in items]
+        return True
+
     def GetIsTrackLocked(self, kind, index):
         return bool(self.locked.get(index))
 
@@ -693,15 +760,19 @@ class FakeTimelineItem(Recorded):
         return True
 
     def AddTake(self, clip, start=None, end=None):
+        """"By default, the full clip extents is added" (README, TimelineItem.AddTake).
+        Whether an explicit endFrame is exclusive here too is open (hosts.md §9): the fake
+        keeps what it was given."""
         if self.broken:
             return False
         if not self.takes:
             self.takes.append({"mediaPoolItem": self.clip, "startFrame": self.source_start,
                                "endFrame": self.source_start + self.duration - 1})
             self.selected = 1
+        first = clip.first_frame()
         self.takes.append({"mediaPoolItem": clip,
-                           "startFrame": 0 if start is None else start,
-                           "endFrame": clip.frames - 1 if end is None else end})
+                           "startFrame": first if start is None else start,
+                           "endFrame": first + clip.frames - 1 if end is None else end})
         return True
 
     def GetTakesCount(self):

@@ -1,6 +1,9 @@
 """Attaching to Resolve: where the API lives, and a clear message for each way it fails."""
 from __future__ import annotations
 
+import os
+import sys
+
 import pytest
 
 from fake_resolve import FakeResolve, FakeScriptModule
@@ -26,17 +29,76 @@ def test_script_paths_per_os_and_env_override():
 def test_library_loaded_from_the_first_existing_path(tmp_path):
     lib = tmp_path / "fusionscript.so"
     lib.write_bytes(b"\x7fELF")
-    loaded = []
+    loaded, probed = [], []
     module = K.load_script_module({"libs": [str(tmp_path / "missing.so"), str(lib)],
                                    "modules": str(tmp_path / "Modules")},
-                                  load_extension=lambda p: loaded.append(p) or "module")
+                                  load_extension=lambda p: loaded.append(p) or "module",
+                                  probe=lambda code, arg, env: probed.append(arg))
     assert module == "module" and loaded == [str(lib)]
+    assert probed == [str(lib)]  # checked in a child process before this one loads it
+
+
+def test_on_windows_fusionscript_is_pointed_at_this_python_before_it_loads(tmp_path):
+    """fusionscript.dll takes its Python from FUSION_PYTHON3_HOME, else the registry, and
+    crashes with a foreign one (Tooflex/davinci-resolve-mcp PR #4; WheheoHu/pybmd #11)."""
+    lib = tmp_path / "fusionscript.dll"
+    lib.write_bytes(b"MZ")
+    env = {"FUSION_PYTHON3_HOME": r"C:\Anaconda3"}
+    seen = {}
+
+    def load(path):
+        seen["load"] = env.get("FUSION_PYTHON3_HOME")
+        return "module"
+
+    def probe(code, arg, child_env):
+        seen["probe"] = child_env.get("FUSION_PYTHON3_HOME")
+
+    K.load_script_module({"libs": [str(lib)], "modules": str(tmp_path / "M")},
+                         load_extension=load, probe=probe, platform="win32", env=env)
+    assert seen == {"probe": sys.base_prefix, "load": sys.base_prefix}
+    other = {}
+    K.load_script_module({"libs": [str(lib)], "modules": str(tmp_path / "M")},
+                         load_extension=load, probe=probe, platform="linux", env=other)
+    assert "FUSION_PYTHON3_HOME" not in other
+
+
+def test_a_library_that_crashes_the_child_is_never_loaded_here(tmp_path):
+    lib = tmp_path / "fusionscript.dll"
+    lib.write_bytes(b"MZ")
+    with pytest.raises(K.ResolveConnectError) as err:
+        K.load_script_module({"libs": [str(lib)], "modules": str(tmp_path / "M")},
+                             load_extension=lambda p: pytest.fail("loaded after a crash"),
+                             probe=lambda code, arg, env: "crashed (exit code 3221225477)",
+                             platform="win32", env={})
+    assert err.value.reason == "library_failed"
+    assert "crashed" in str(err.value) and "FUSION_PYTHON3_HOME" in str(err.value)
+
+
+def test_any_exception_from_the_load_is_a_connect_error(tmp_path):
+    lib = tmp_path / "fusionscript.so"
+    lib.write_bytes(b"\x7fELF")
+
+    def load(path):
+        raise SystemError("initialization of fusionscript failed without raising an exception")
+
+    with pytest.raises(K.ResolveConnectError) as err:
+        K.load_script_module({"libs": [str(lib)], "modules": str(tmp_path / "M")},
+                             load_extension=load, probe=lambda code, arg, env: None)
+    assert err.value.reason == "library_failed" and "SystemError" in str(err.value)
+
+
+def test_the_probe_runs_a_real_child_and_reports_a_bad_library(tmp_path):
+    lib = tmp_path / "fusionscript.so"
+    lib.write_bytes(b"not a library")
+    problem = K.probe_load(K.LIBRARY_PROBE, str(lib), dict(os.environ))
+    assert problem and "fusionscript" in problem
 
 
 def test_no_library_says_what_to_set(tmp_path):
     with pytest.raises(K.ResolveConnectError) as err:
         K.load_script_module({"libs": [str(tmp_path / "fusionscript.so")],
-                              "modules": str(tmp_path / "Modules")})
+                              "modules": str(tmp_path / "Modules")},
+                             probe=lambda code, arg, env: pytest.fail("nothing to probe"))
     assert err.value.reason == "no_library"
     assert "RESOLVE_SCRIPT_LIB" in str(err.value) and "fusionscript.so (missing)" in str(err.value)
 
@@ -61,6 +123,16 @@ def test_free_edition_from_the_launcher_hint_needs_no_library():
         K.attach(product_hint="DaVinci Resolve", module=None)
     assert err.value.reason == "free_edition"
     assert "Studio" in str(err.value) and "21.1" in str(err.value)
+
+
+def test_a_resolve_that_raises_while_attaching_is_a_connect_error():
+    class Broken:
+        def scriptapp(self, name):
+            raise SystemError("fusionscript: bad Python")
+
+    with pytest.raises(K.ResolveConnectError) as err:
+        K.attach(module=Broken(), running=lambda: True)
+    assert "SystemError" in str(err.value)
 
 
 def test_free_edition_when_attached():

@@ -8,6 +8,7 @@ import pytest
 from fake_resolve import FakeResolve
 from genplate.resolve import colour as C
 from genplate.resolve import insert as I
+from genplate.resolve import placement as P
 
 
 def make_take(root, *, shot="sh010", name="castle", version=1, first=1001, last=1024,
@@ -57,11 +58,11 @@ def test_bad_takes_are_refused_before_resolve_is_touched(tmp_path):
 
 def test_free_track_search():
     occupied = {1: [(100, 200)], 2: [(150, 160)], 3: []}
-    assert I.free_track(occupied, set(), 200, 50) == 1      # touching the end is free
-    assert I.free_track(occupied, set(), 120, 10) == 2
-    assert I.free_track(occupied, set(), 140, 50) == 3
-    assert I.free_track(occupied, {3}, 140, 50) is None
-    assert I.free_track({1: [(0, 10)]}, set(), 5, 1) is None
+    assert P.free_track(occupied, set(), 200, 50) == 1      # touching the end is free
+    assert P.free_track(occupied, set(), 120, 10) == 2
+    assert P.free_track(occupied, set(), 140, 50) == 3
+    assert P.free_track(occupied, {3}, 140, 50) is None
+    assert P.free_track({1: [(0, 10)]}, set(), 5, 1) is None
 
 
 def test_provenance_holds_strings_and_no_secrets(tmp_path):
@@ -69,16 +70,6 @@ def test_provenance_holds_strings_and_no_secrets(tmp_path):
     assert data["genplate.version"] == "3" and data["genplate.frames"] == "1001-1024"
     assert all(isinstance(v, str) for v in data.values())
     assert not any("url" in k for k in data)
-
-
-def test_otio_export_arguments(tmp_path):
-    takes = [make_take(tmp_path, version=1), make_take(tmp_path, version=2)]
-    args = I.otio_export_args(takes, "/tmp/x.otio", "genplate sh010")
-    assert args[:2] == ["export", "otio"] and args[-1] == "--json"
-    assert args[2:4] == [takes[0]["take_json"], takes[1]["take_json"]]
-    assert args[args.index("--timeline-name") + 1] == "genplate sh010"
-    with pytest.raises(I.InsertError):
-        I.otio_export_args([], "/tmp/x.otio", "t")
 
 
 # -- bins and import -------------------------------------------------------------------------
@@ -222,18 +213,45 @@ def test_a_refused_clip_colour_is_reported(resolve, tmp_path):
 
 # -- timeline --------------------------------------------------------------------------------
 
-def test_placed_at_the_playhead_on_the_first_free_track(resolve, tmp_path):
+@pytest.mark.parametrize("version, end_frame, rule", [
+    ("21.0.0.40", 1025, "exclusive"),  # measured on Studio 21.0 (davinci-resolve-mcp #82)
+    ("19.1.4.11", 1025, "exclusive"),
+    ("18.6.6.7", 1024, "inclusive"),
+])
+def test_placed_at_the_playhead_on_the_first_free_track_with_every_frame(tmp_path, version,
+                                                                         end_frame, rule):
+    resolve = FakeResolve(version=version)
+    resolve.project.add_timeline("Edit 1", tracks=2)
     timeline = resolve.project.current
     timeline.playhead = 86400 + 48
     timeline.occupy(1, 86400, 100)
-    result = I.insert_take(resolve.project, make_take(tmp_path))
+    result = I.insert_take(resolve.project, make_take(tmp_path),
+                           resolve_version=resolve.GetVersion())
     placed = result["timeline"]
     assert placed["mode"] == "clip" and placed["track"] == 2 and placed["record_frame"] == 86448
     (info,) = resolve.world.called("AppendToTimeline")[0][0]
     assert info["trackIndex"] == 2 and info["recordFrame"] == 86448
-    assert (info["startFrame"], info["endFrame"]) == (1001, 1024)
+    assert (info["startFrame"], info["endFrame"]) == (1001, end_frame)
     item = timeline.tracks[1][0]
     assert item.start == 86448 and item.duration == 24 and item.colour == "Green"
+    assert placed["end_frame"] == {"rule": rule, "expected": rule, "corrected": False}
+    assert result["warnings"] == []
+
+
+def test_a_resolve_counting_end_frames_the_other_way_is_measured_and_corrected(tmp_path):
+    """The version split is a record of two releases; the placed length is what counts."""
+    resolve = FakeResolve(version="18.6.6.7")
+    resolve.world.end_frame_rule = "exclusive"
+    resolve.project.add_timeline("Edit 1")
+    result = I.insert_take(resolve.project, make_take(tmp_path),
+                           resolve_version=resolve.GetVersion())
+    (item,) = resolve.project.current.tracks[0]
+    assert item.duration == 24 and item.start == 86400
+    assert result["timeline"]["end_frame"] == {"rule": "exclusive", "expected": "inclusive",
+                                               "corrected": True}
+    ends = [args[0][0]["endFrame"] for args in resolve.world.called("AppendToTimeline")]
+    assert ends == [1024, 1025] and resolve.world.called("DeleteClips")
+    assert result["warnings"] == []
 
 
 def test_a_frame_rate_mismatch_is_a_warning(tmp_path):
@@ -293,6 +311,9 @@ def test_a_new_version_stacks_as_a_take_on_the_timeline_item(resolve, tmp_path):
     assert item.GetTakesCount() == 2 and item.GetSelectedTakeIndex() == 2
     assert I.read_provenance(item.GetMediaPoolItem())["version"] == "2"
     assert len(resolve.world.called("AppendToTimeline")) == 1
+    # The whole take, by AddTake's own default (README: "the full clip extents"), so its end
+    # frame's counting (open for AddTake, hosts.md §9) never decides the take's length.
+    assert [len(args) for args in resolve.world.called("AddTake")] == [1]
     # A third version stacks too, and re-inserting v2 only selects it again.
     I.insert_take(resolve.project, make_take(tmp_path, version=3))
     again = I.insert_take(resolve.project, make_take(tmp_path, version=2))
@@ -318,49 +339,4 @@ def test_drop_frame_playhead(tmp_path):
     resolve = FakeResolve()
     timeline = resolve.project.add_timeline("NTSC", fps="29.97", drop=True, start_frame=107892)
     timeline.playhead = 107892 + 1800
-    assert I.playhead_frame(resolve.project, timeline) == 107892 + 1800
-
-
-# -- OTIO ------------------------------------------------------------------------------------
-
-def _fake_otio(path, takes):
-    clips = [{"OTIO_SCHEMA": "Clip.2", "name": t["name"],
-              "source_range": {"duration": {"value": t["last"] - t["first"] + 1, "rate": 24}},
-              "media_references": {"DEFAULT_MEDIA": {
-                  "OTIO_SCHEMA": "ImageSequenceReference.1",
-                  "target_url_base": "file://" + t["dir"] + "/",
-                  "name_prefix": f"{t['name']}_v{t['version']:03d}.", "name_suffix": ".exr",
-                  "frame_zero_padding": 4}},
-              "active_media_reference_key": "DEFAULT_MEDIA"} for t in takes]
-    path.write_text(json.dumps({"OTIO_SCHEMA": "Timeline.1", "name": "x",
-                                "tracks": {"children": [{"children": clips}]}}))
-
-
-def test_export_otio_runs_the_engine_command(tmp_path):
-    takes = [make_take(tmp_path, version=1)]
-    seen = []
-
-    def run_json(args):
-        seen.append(args)
-        out = args[args.index("-o") + 1]
-        _fake_otio(__import__("pathlib").Path(out), takes)
-        return {"path": out}
-
-    path = I.export_otio(takes, "genplate sh010", run_json=run_json, directory=str(tmp_path))
-    assert seen[0][:2] == ["export", "otio"] and path.endswith(".otio")
-
-
-def test_otio_import_makes_a_new_timeline_with_tagged_clips(resolve, tmp_path):
-    takes = [make_take(tmp_path, version=1, latest=False), make_take(tmp_path, version=2)]
-    otio = tmp_path / "t.otio"
-    _fake_otio(otio, takes)
-    resolve.project.add_timeline("genplate sh010")
-    result = I.import_otio_timeline(resolve.project, str(otio), takes, "genplate sh010")
-    assert result["timeline"] == "genplate sh010 (2)" and result["clips_tagged"] == 2
-    (_path, options), = resolve.world.called("ImportTimelineFromFile")
-    assert options == {"timelineName": "genplate sh010 (2)", "importSourceClips": True}
-    timeline = resolve.project.timelines[-1]
-    clips = [i.GetMediaPoolItem() for i in timeline.tracks[0]]
-    assert [c.colour for c in clips] == ["Orange", "Green"]
-    assert [c.props["Input Color Space"] for c in clips] == ["ACEScg", "ACEScg"]
-    assert I.read_provenance(clips[1])["version"] == "2"
+    assert P.playhead_frame(resolve.project, timeline) == 107892 + 1800

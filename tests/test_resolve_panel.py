@@ -1,7 +1,7 @@
 """The shared panel in Resolve mode (pytest-qt): the real engine command, a fake Resolve.
 
 Takes are published on disk with genplate.core.takes, the panel lists them through the real
-`genplate takes --json`, and inserting, grabbing frames and building an OTIO timeline land in
+`genplate takes --json`, and inserting, grabbing frames and building a timeline of takes land in
 the recording fake of Resolve (tests/fake_resolve.py, held to fusionscript-stubs).
 """
 from __future__ import annotations
@@ -125,13 +125,15 @@ def test_a_timeline_from_the_listed_takes(qtbot, resolve, engine, tmp_path):
     window.controls.timeline_from_takes()
     qtbot.waitUntil(lambda: "new timeline" in window.controls.note.text()
                     or "failed" in window.controls.note.text(), timeout=30000)
-    assert "new timeline genplate sh010: 2 of 2 takes tagged" in window.controls.note.text(), \
+    assert "new timeline genplate sh010: 2 of 2 takes placed" in window.controls.note.text(), \
         window.controls.note.text()
     timeline = resolve.project.timelines[-1]
+    assert [i.duration for i in timeline.tracks[0]] == [12, 12]  # every frame of each take
     clips = [i.GetMediaPoolItem() for i in timeline.tracks[0]]
     colours = {c.third_party["genplate.version"]: c.colour for c in clips}
     assert colours == {"1": "Orange", "2": "Green"}
     assert all(c.props["Input Color Space"] == "ACEScg" for c in clips)
+    assert not resolve.world.called("ImportTimelineFromFile")
 
 
 def test_the_window_closes_when_resolve_goes_away(qtbot, resolve, engine, tmp_path):
@@ -152,6 +154,19 @@ def test_main_explains_a_failed_attach(qapp, capsys, tmp_path):
     assert not (tmp_path / "instance" / "panel.pid").exists()
     assert "External scripting using: Local" in shown[0]
     assert "External scripting" in capsys.readouterr().err
+
+
+def test_main_shows_any_failure_to_attach_instead_of_crashing(qapp, capsys, tmp_path):
+    """fusionscript with the wrong Python raises SystemError (WheheoHu/pybmd #11)."""
+    shown = []
+
+    def crash(product_hint=None):
+        raise SystemError("initialization of fusionscript failed without raising an exception")
+
+    assert M.main([], attach_fn=crash, show_error=shown.append,
+                  instance=tmp_path / "instance") == 2
+    assert "SystemError" in shown[0] and "fusionscript" in shown[0]
+    assert not (tmp_path / "instance" / "panel.pid").exists()
 
 
 def test_main_attaches_and_shows_the_window(qtbot, resolve, engine, tmp_path):
