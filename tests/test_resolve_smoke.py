@@ -25,6 +25,23 @@ def test_smoke_reports_what_resolve_answered(tmp_path, capsys):
     assert report["clip_properties"]["Start"] == "1001"
     assert report["insert_detail"]["colour"]["switched"] is True
     assert report["steps"]["grab"]["ok"] and report["third_party_metadata"]["version"] == "1"
+    assert report["resolve"]["version_fields"] == [21, 0, 0, 40, ""]
+    assert report["facts"]["append_end_frame"] == {"rule": "exclusive", "expected": "exclusive",
+                                                   "corrected": False}
+
+
+def test_smoke_reports_an_end_frame_counting_its_version_did_not_predict(tmp_path, capsys):
+    resolve = FakeResolve(version="18.6.6.7")
+    resolve.world.end_frame_rule = "exclusive"
+    resolve.project.add_timeline("Edit 1")
+    take = make_take(tmp_path)
+    code = S.main(["x", "--no-grab", "--new-timeline"], attach_fn=lambda: resolve,
+                  show=lambda a: {"take": take})
+    report = json.loads(capsys.readouterr().out)
+    assert code == 0, report
+    measured = {"rule": "exclusive", "expected": "inclusive", "corrected": True}
+    assert report["facts"] == {"append_end_frame": measured, "new_timeline_end_frame": measured}
+    assert report["steps"]["new_timeline"]["answer"]["warnings"] == []
 
 
 def test_smoke_reports_a_failed_step_and_exits_non_zero(tmp_path, capsys):

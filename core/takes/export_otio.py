@@ -1,8 +1,12 @@
-"""Takes as an OpenTimelineIO timeline, for Resolve (File > Import > Timeline) and any OTIO tool.
+"""Takes as an OpenTimelineIO timeline, for OTIO tools that read image sequences.
 
 Each take becomes one clip on a single video track, in the order given, its media an
 ImageSequenceReference to the EXR frames, so the importer sees one clip per take rather than a
 still per frame. take.json's essentials travel in the clip's metadata under "genplate".
+
+Resolve and NukeStudio do not import ImageSequenceReference (ynput/ayon-core PR #44;
+docs/hosts.md §9): genplate's Resolve panel builds its timelines of takes through Resolve's
+scripting API instead (genplate.resolve.takes_timeline).
 """
 from __future__ import annotations
 

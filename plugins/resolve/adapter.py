@@ -19,6 +19,8 @@ from genplate.panel.host import HostAdapter
 
 from . import insert as I
 from .connect import describe
+from .placement import timeline_rate
+from .takes_timeline import timeline_from_takes
 from .timecode import frame_to_timecode, timecode_to_frame
 
 ROLE = re.compile(r"^(start|end|keyframe:\d+)$")
@@ -164,7 +166,7 @@ class ResolveAdapter(HostAdapter):
         timeline = project.GetCurrentTimeline()
         if not timeline:
             return ctx
-        fps, drop = I.timeline_rate(project, timeline)
+        fps, drop = timeline_rate(project, timeline)
         ctx.update({"timeline": timeline.GetName(), "fps": fps, "drop_frame": drop,
                     "timeline_start_frame": int(timeline.GetStartFrame() or 0),
                     "markers": marker_frames(timeline)})
@@ -214,7 +216,7 @@ class ResolveAdapter(HostAdapter):
                 self.resolve.OpenPage(page)
 
     def _grab(self, project: Any, timeline: Any, which: list[str]) -> list[str]:
-        fps, drop = I.timeline_rate(project, timeline)
+        fps, drop = timeline_rate(project, timeline)
         home_tc = timeline.GetCurrentTimecode()
         if not home_tc:
             raise GrabError("Resolve gave no playhead: open the Edit or Color page with the "
@@ -262,18 +264,23 @@ class ResolveAdapter(HostAdapter):
 
     # -- takes ---------------------------------------------------------------------------
 
+    def version(self) -> Any:
+        """resolve.GetVersion() ([major, minor, patch, build, suffix]), or None if it fails."""
+        try:
+            return self.resolve.GetVersion()
+        except Exception:  # an old or odd Resolve: placement then measures instead
+            return None
+
     def insert_take(self, take: dict) -> dict:
         result = I.insert_take(self.project(), take, track=self.track,
-                               on_timeline=self.on_timeline, stack=self.stack_takes)
+                               on_timeline=self.on_timeline, stack=self.stack_takes,
+                               resolve_version=self.version())
         self.last_insert = result
         return summarise(result)
 
-    def import_takes_as_timeline(self, takes: list[dict], name: str,
-                                 run_json: Optional[Callable[[list[str]], dict]] = None) -> dict:
-        """A new timeline from a set of takes (OTIO through the engine). Blocks: the engine
-        writes the .otio in a subprocess; call from a worker and hop back for the import."""
-        path = I.export_otio(takes, name, run_json=run_json, directory=self.still_dir)
-        return I.import_otio_timeline(self.project(), path, takes, name)
+    def timeline_from_takes(self, takes: list[dict], name: str) -> dict:
+        """A new timeline of the takes, in order (quick Resolve calls: the GUI thread)."""
+        return timeline_from_takes(self.project(), takes, name, resolve_version=self.version())
 
     def run_on_main_thread(self, fn: Callable[..., Any], *args: Any) -> None:
         if threading.current_thread() is threading.main_thread() or self._invoker is None:

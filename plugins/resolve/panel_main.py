@@ -13,7 +13,6 @@ import getpass
 import os
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 from typing import Any, Callable, Optional
@@ -21,9 +20,8 @@ from typing import Any, Callable, Optional
 from genplate.panel.panel import GenplatePanel
 from genplate.panel.qt import Qt, QtCore, QtWidgets, app_instance
 
-from . import insert as I
 from .adapter import ResolveAdapter
-from .connect import ResolveConnectError, attach
+from .connect import MESSAGES, ResolveConnectError, attach
 
 WATCH_MS = 5000
 WAKE = "wake"
@@ -118,7 +116,7 @@ class ResolveControls(QtWidgets.QGroupBox):
         self.on_timeline = QtWidgets.QCheckBox("place at the playhead")
         self.on_timeline.setChecked(True)
         self.on_timeline.toggled.connect(self._sync)
-        self.timeline_button = QtWidgets.QPushButton("New timeline from takes (OTIO)")
+        self.timeline_button = QtWidgets.QPushButton("New timeline from takes")
         self.timeline_button.setObjectName("genplateResolveOtio")
         self.timeline_button.clicked.connect(self.timeline_from_takes)
         hint = QtWidgets.QLabel("Grabbed frames: a marker named start, end or keyframe:N, "
@@ -134,7 +132,6 @@ class ResolveControls(QtWidgets.QGroupBox):
         layout.addWidget(self.timeline_button, 2, 0, 1, 3)
         layout.addWidget(hint, 3, 0, 1, 3)
         layout.addWidget(self.note, 4, 0, 1, 3)
-        self._worker: Optional[threading.Thread] = None
 
     def _sync(self) -> None:
         self.adapter.track = self.track.value() or None
@@ -149,44 +146,24 @@ class ResolveControls(QtWidgets.QGroupBox):
             return selected
         return [take_at(lst.item(n)) for n in range(lst.count())]
 
-    def timeline_from_takes(self, *, run_json: Optional[Callable[[list[str]], dict]] = None) -> None:
+    def timeline_from_takes(self) -> None:
+        """The listed (or selected) takes as a new timeline, through the scripting API."""
         takes = [t for t in self.chosen_takes() if t]
         if not takes:
             self.say("no takes listed for this shot")
             return
         name = f"genplate {takes[0].get('shot', '')}".strip()
         self.timeline_button.setEnabled(False)
-        self.say(f"writing a timeline of {len(takes)} takes …")
-
-        def work() -> None:
-            try:
-                path = I.export_otio(takes, name, run_json=run_json,
-                                     directory=self.adapter.still_dir)
-            except Exception as exc:
-                self.adapter.run_on_main_thread(self._done, None, f"OTIO export failed: {exc}")
-                return
-            self.adapter.run_on_main_thread(self._import, path, takes, name)
-
-        self._worker = threading.Thread(target=work, name="genplate-otio", daemon=True)
-        self._worker.start()
-
-    def _import(self, path: str, takes: list[dict], name: str) -> None:
         try:
-            result = I.import_otio_timeline(self.adapter.project(), path, takes, name)
-        except Exception as exc:
-            self._done(None, f"timeline import failed: {exc}")
+            result = self.adapter.timeline_from_takes(takes, name)
+        except Exception as exc:  # the artist sees why; Qt's loop never sees an exception
+            self.say(f"timeline from takes failed: {exc}", error=True)
             return
-        self._done(result, None)
-
-    def _done(self, result: Optional[dict], error: Optional[str]) -> None:
-        self.timeline_button.setEnabled(True)
-        if error:
-            self.say(error, error=True)
-        else:
-            assert result is not None
-            extra = f" ({'; '.join(result['warnings'])})" if result.get("warnings") else ""
-            self.say(f"new timeline {result['timeline']}: {result['clips_tagged']} of "
-                     f"{result['takes']} takes tagged{extra}")
+        finally:
+            self.timeline_button.setEnabled(True)
+        extra = f" ({'; '.join(result['warnings'])})" if result.get("warnings") else ""
+        self.say(f"new timeline {result['timeline']}: {result['clips']} of {result['takes']} "
+                 f"takes placed{extra}", error=bool(result.get("warnings")))
 
     def say(self, message: str, *, error: bool = False) -> None:
         self.note.setStyleSheet("color: #e06c5a;" if error else "")
@@ -256,12 +233,15 @@ def main(argv: Optional[list[str]] = None, *, attach_fn: Callable[..., Any] = at
         return 0
     try:
         resolve = attach_fn(product_hint=args.product or None)
-    except ResolveConnectError as exc:
-        print(f"genplate: {exc}", file=sys.stderr)
+    except Exception as exc:  # noqa: BLE001 - any failure to attach is shown, never a crash
+        message = str(exc) if isinstance(exc, ResolveConnectError) else (
+            f"genplate could not attach to DaVinci Resolve ({type(exc).__name__}: {exc}). "
+            f"{MESSAGES['unknown']}")
+        print(f"genplate: {message}", file=sys.stderr)
         if show_error is None:
-            QtWidgets.QMessageBox.critical(None, "genplate — DaVinci Resolve", str(exc))
+            QtWidgets.QMessageBox.critical(None, "genplate — DaVinci Resolve", message)
         else:
-            show_error(str(exc))
+            show_error(message)
         release_instance(folder)
         return 2
     adapter = ResolveAdapter(resolve, root=args.root)
