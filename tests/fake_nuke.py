@@ -80,15 +80,16 @@ def _png(path: Path, w: int = 8, h: int = 8) -> None:
 
 def _uncollide(name: str, taken: set[str]) -> str:
     """Nuke's collision rule as its docstring gives it ("resolve name collisions"): the exact
-    renaming is not recorded; the fake counts up a trailing number (Read1 -> Read2)."""
+    renaming is not recorded; the fake counts up a trailing number, keeping its width
+    (Read1 -> Read2, x_v001 -> x_v002): the renaming genplate must never leave to Nuke."""
     if name not in taken:
         return name
     match = re.match(r"^(.*?)(\d*)$", name)
     base, digits = match.group(1), match.group(2)
-    n = int(digits) if digits else 1
-    while f"{base}{n}" in taken:
+    n = int(digits) + 1 if digits else 1
+    while f"{base}{n:0{len(digits)}d}" in taken:
         n += 1
-    return f"{base}{n}"
+    return f"{base}{n:0{len(digits)}d}"
 
 
 def build(config: str = "aces_1.3", gui: bool = True, version: int = 16,
