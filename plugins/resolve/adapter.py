@@ -2,7 +2,7 @@
 
 The panel runs in genplate's own process (see panel_main), attached to Resolve through external
 scripting. Resolve calls are quick IPC round trips, so they run on the panel's GUI thread;
-anything slow (the engine, OTIO export) goes through the engine command, off that thread.
+anything slow (the engine) goes through the engine command, off that thread.
 """
 from __future__ import annotations
 
