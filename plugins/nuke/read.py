@@ -2,9 +2,10 @@
 
 - `file` through ``fromUserText`` with the range, so Nuke parses it and reads the format;
 - first/last and origfirst/origlast all set, and the clip starting at the shot's frame;
-- `colorspace` chosen from the script's live OCIO config: a role first when that role is the
-  take's working space in this config, else the space's own name (ACES 1.3/2.x spelling or
-  ACES 1.2's "ACES - ACEScg"); never left on "default", and `raw` off;
+- `colorspace` chosen from the script's live OCIO config, whichever form Nuke lists it in: a
+  role only where the list says it is the take's space, else the space by its name or an
+  alias (ACES 1.3/2.x spellings, ACES 1.2's "ACES - ACEScg"); read back, never left on
+  "default", and `raw` off;
 - one undo step (none when refused); provenance JSON in a hidden String_Knob, read raw;
 - the latest version of a take green, older ones orange, across the script.
 

@@ -117,7 +117,7 @@ class ResolveControls(QtWidgets.QGroupBox):
         self.on_timeline.setChecked(True)
         self.on_timeline.toggled.connect(self._sync)
         self.timeline_button = QtWidgets.QPushButton("New timeline from takes")
-        self.timeline_button.setObjectName("genplateResolveOtio")
+        self.timeline_button.setObjectName("genplateResolveTimeline")
         self.timeline_button.clicked.connect(self.timeline_from_takes)
         hint = QtWidgets.QLabel("Grabbed frames: a marker named start, end or keyframe:N, "
                                 "else the frame under the playhead.")
