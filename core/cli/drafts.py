@@ -16,7 +16,8 @@ from pathlib import Path
 
 from ..jobs import ledger as L
 from .generate import backend_name, job_json, open_ledger, run_and_report
-from .options import add_publish_options, add_request_options, publish_from, request_from, root_from
+from .options import (BACKEND_HELP, ROOT_HELP, add_publish_options, add_request_options,
+                      publish_from, request_from, root_from)
 from .output import Bars, CommandError, emit, say
 
 
@@ -29,7 +30,7 @@ def register(command) -> None:
     p.add_argument("--retries", type=int, default=2,
                    help="new drafts allowed in place of ones judged broken (default 2; each is paid)")
     p.add_argument("--limit", type=int, default=2, help="drafts in flight at once (default 2)")
-    p.add_argument("--backend", choices=("offline", "luma"))
+    p.add_argument("--backend", choices=("offline", "luma"), help=BACKEND_HELP)
     p.add_argument("--project", default="", help="project the spending counts against")
     p.add_argument("--detach", action="store_true",
                    help="record the drafts and return at once; a background process runs, "
@@ -41,20 +42,20 @@ def register(command) -> None:
     p = command("judge", cmd_judge, "measure published takes (flicker, frozen, black, clipping, "
                                     "gamut, frame count): scores.json and a plot beside each")
     p.add_argument("take", nargs="+", help="version folder, take.json, or SHOT/NAME[/v001]")
-    p.add_argument("--root")
+    p.add_argument("--root", help=ROOT_HELP)
     p.add_argument("--no-plot", action="store_true", help="skip the luminance/flicker plot")
 
     p = command("promote", cmd_promote,
                 "make a master (720p/1080p, HDR, EXR) from a draft, pinning its frames as keyframes")
     p.add_argument("take", help="the draft: version folder, take.json, or SHOT/NAME[/v001]")
-    p.add_argument("--resolution", choices=("720p", "1080p"), default="1080p")
+    p.add_argument("--resolution", choices=("720p", "1080p"), default="1080p",
+                   help="the master's resolution (default 1080p)")
     p.add_argument("--keyframes", type=int, default=3, metavar="N",
                    help="draft frames pinned, evenly spaced on the 24 fps grid (default 3: first, "
                         "middle, last; 0 = prompt and inputs only)")
     p.add_argument("--no-exr", action="store_true", help="HDR video only, no EXR export")
-    add_publish_options(p)
-    p.set_defaults(shot=None, first_frame=None)
-    p.add_argument("--backend", choices=("offline", "luma"))
+    add_publish_options(p, parent="the draft's")
+    p.add_argument("--backend", choices=("offline", "luma"), help=BACKEND_HELP)
     p.add_argument("--project", default=None,
                    help="project the spending counts against (default: the draft's)")
     p.add_argument("--detach", action="store_true",
@@ -68,7 +69,8 @@ def register(command) -> None:
     p.add_argument("--strokes", required=True,
                    help="JSON file of strokes (or - for stdin): [{kind, points, radius?, label?}]")
     p.add_argument("--prompt", default="", help="the prompt the directions are appended to")
-    p.add_argument("--duration", choices=("5s", "10s"), default="5s")
+    p.add_argument("--duration", choices=("5s", "10s"), default="5s",
+                   help="the shot the keyframes are placed in (default 5s)")
     p.add_argument("--steps", type=int, default=2, help="keyframes after the start (default 2)")
     p.add_argument("--out", required=True, help="folder the keyframe PNGs are written to")
 

@@ -39,7 +39,7 @@ def cmd_install(args: argparse.Namespace) -> int:
 
 def register(command) -> None:
     p = command("install", cmd_install, "install genplate into Nuke or DaVinci Resolve")
-    p.add_argument("host", choices=("nuke", "resolve"))
+    p.add_argument("host", choices=("nuke", "resolve"), help="the host to install into")
     p.add_argument("--dest", help="nuke: the .nuke folder (default ~/.nuke); resolve: the "
                                   "Fusion/Scripts/Utility folder (default: the OS's)")
     p.add_argument("--mode", choices=("init", "env"), default="init",

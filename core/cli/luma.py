@@ -36,9 +36,12 @@ def register(command) -> None:
 
     p = command("still", cmd_still, "a uni-1 concept image from a prompt, saved as PNG or JPEG")
     p.add_argument("prompt", help="what the image shows")
-    p.add_argument("--model", choices=IMAGE_MODELS, default="uni-1")
-    p.add_argument("--aspect", choices=IMAGE_ASPECTS, default="16:9")
-    p.add_argument("--format", choices=("png", "jpeg"), default="png")
+    p.add_argument("--model", choices=IMAGE_MODELS, default="uni-1",
+                   help="the image model (default uni-1)")
+    p.add_argument("--aspect", choices=IMAGE_ASPECTS, default="16:9",
+                   help="the image's aspect ratio (default 16:9)")
+    p.add_argument("--format", choices=("png", "jpeg"), default="png",
+                   help="the file saved (default png)")
     p.add_argument("--ref", metavar="IMAGE", action="append", default=[],
                    help=f"a reference image for style or content (repeatable, up to {MAX_IMAGE_REFS})")
     p.add_argument("-o", "--out", help="file or folder to save into (default: the current folder)")
