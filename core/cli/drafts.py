@@ -250,9 +250,11 @@ def cmd_promote(args: argparse.Namespace) -> int:
         return 0
     backend = backend_name(args)
     from ..jobs.budget import admitted, price
+    from ..takes.layout import validate_name
 
     spec = PublishSpec(
-        root=promotion.root, shot=promotion.shot, name=promotion.name, kind=kind_for(request),
+        root=promotion.root, shot=validate_name("shot", promotion.shot),
+        name=validate_name("take", promotion.name), kind=kind_for(request),
         first_frame=args.first_frame if args.first_frame is not None else promotion.first_frame,
         sdr_mode=args.sdr_mode, working_space=args.working_space, config=args.config,
         compression=args.compression, parent=promotion.parent)

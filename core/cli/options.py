@@ -148,6 +148,11 @@ def request_from(args: argparse.Namespace) -> ShotRequest:
             raise RequestError("--hdr" if args.hdr else "--exr", True,
                                "720p or 1080p: use --master, or --resolution 720p --hdr")
         return ShotRequest.draft(args.prompt, **common)
+    if args.resolution is None:  # --hdr alone: say what it became, it was not asked for
+        from .output import say
+
+        say("genplate: --hdr without --resolution makes a 720p HDR take; add --resolution "
+            "1080p (or use --master) for 1080p")
     return ShotRequest(prompt=args.prompt, resolution=args.resolution or "720p", hdr=args.hdr,
                        exr_export=args.exr, **common)
 
@@ -167,11 +172,13 @@ def _strokes(path: str | None) -> list | None:
 def publish_from(args: argparse.Namespace, request: ShotRequest | None, *,
                  name: str | None = None, parent: dict | None = None) -> PublishSpec:
     """Where and how a take is published; ``request`` is None for footage ingested from files."""
-    from ..takes.layout import slug
+    from ..takes.layout import slug, validate_name
 
     spec = PublishSpec(
-        root=root_from(args), shot=args.shot,
-        name=name or args.name or slug(request.prompt if request else "take"),
+        # Checked here, before the job is recorded: a name refused at publishing would be
+        # refused after the generation was paid for.
+        root=root_from(args), shot=validate_name("shot", args.shot),
+        name=validate_name("take", name or args.name or slug(request.prompt if request else "take")),
         kind=kind_for(request) if request is not None else "take", first_frame=args.first_frame, sdr_mode=args.sdr_mode,
         working_space=args.working_space, config=args.config, compression=args.compression,
         parent=parent, strokes=_strokes(getattr(args, "strokes", None)),

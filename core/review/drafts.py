@@ -198,9 +198,12 @@ def submit_batch(ledger: L.Ledger, base: ShotRequest, publish: PublishSpec, back
     A batch whose jobs are already in the ledger (a detached batch's worker picking it up) is
     not recorded again: its jobs are returned, in slot order.
     """
+    from ..takes.layout import validate_name
+
     requests = plan_requests(base, n, seed)
     estimates = [price(r, backend) for r in requests]
-    names = draft_names(publish.name, n)
+    # The suffix makes a longer name: checked now, not when the paid drafts are published.
+    names = [validate_name("take", name) for name in draft_names(publish.name, n)]
     if batch_id:
         existing = _recorded(ledger, batch_id, names)
         if existing:
