@@ -174,12 +174,18 @@ def _format_events(job: L.Job, events: list[dict]) -> str:
 
 def cmd_resume(args: argparse.Namespace) -> int:
     ledger = open_ledger()
+    # Draft batches first: finishing one runs its own unfinished jobs, then ranks and draws it.
+    from .batches import resume_batches
+
+    finished = [] if args.job else resume_batches(ledger)
     if args.job:
         jobs = [ledger.get(j) for j in args.job]
     else:
         jobs = unfinished(ledger)
     if not jobs:
-        emit(args, {"jobs": []}, lambda: "nothing to resume")
+        emit(args, {"jobs": [], "batches": finished}, lambda: "\n".join(
+            f"batch {b['batch']}: contact sheet {b['contact_sheet']}" for b in finished)
+            or "nothing to resume")
         return 0
     say(f"genplate: resuming {len(jobs)} job(s)")
     return run_and_report(args, ledger, [j.id for j in jobs], limit=args.limit, resend=args.resend)
