@@ -180,7 +180,9 @@ def cmd_drafts_worker(args: argparse.Namespace) -> int:
     from ..review import batches
 
     spec = json.loads(Path(args.spec).read_text())
-    batch = batches.finish(open_ledger(), spec, say=lambda m: print(f"genplate: {m}", flush=True))
+    # Its log is a file: Bars writes one line per step and per 10 % there.
+    batch = batches.finish(open_ledger(), spec, progress_for=lambda job_id: Bars(f"{job_id[:7]} "),
+                           say=lambda m: print(f"genplate: {m}", flush=True))
     print(f"genplate: contact sheet {batch.contact_sheet}", flush=True)
     return 0
 
