@@ -112,3 +112,16 @@ def test_no_traceback_into_a_closed_pipe(argv):
     done = _closed_pipe_run(*argv)
     assert "Traceback" not in done.stderr and "BrokenPipeError" not in done.stderr, done.stderr
     assert "Exception ignored" not in done.stderr
+
+
+def test_ctrl_c_anywhere_is_one_line_or_one_error_object_not_a_traceback(capsys, monkeypatch):
+    from genplate.core.jobs import budget
+
+    def interrupted(*_a, **_k):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(budget, "status", interrupted)
+    code, out, err = run(capsys, "budget", "--json")
+    assert code == 130 and "genplate resume" in json.loads(out)["error"]
+    code, out, err = run(capsys, "budget")
+    assert code == 130 and out == "" and err.count("\n") == 1 and "interrupted" in err

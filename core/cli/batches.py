@@ -103,6 +103,8 @@ def resume_batches(ledger) -> list[dict]:
     """Finish every batch an interrupted process left (for `genplate resume`): the drafts'
     remaining jobs, judging, ranking, the sheet. Notes go to stderr; returns the batches."""
     from ..review import batches
+    from ..review.drafts import DraftsError
+    from ..review.scores import JudgeError
 
     finished = []
     for spec in batches.unfinished(ledger):
@@ -117,6 +119,9 @@ def resume_batches(ledger) -> list[dict]:
         try:
             batch = batches.finish(ledger, spec, progress_for=progress_for,
                                    say=lambda m: say(f"genplate: {m}"))
+        except (DraftsError, JudgeError) as exc:  # this batch only: the others still resume
+            say(f"genplate: batch {spec['batch_id']} not finished: {exc}")
+            continue
         finally:
             for bar in bars:
                 bar.close()

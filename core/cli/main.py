@@ -24,6 +24,7 @@ from .output import CommandError, say
 # The order of the listing in `genplate --help`: the main job first.
 FAMILIES = (generate, takes, luma, colour, drafts, batches, hosts)
 USAGE_EXIT = 2
+INTERRUPTED_EXIT = 130
 # What a shell reports for a command whose reader went away (128 + SIGPIPE).
 CLOSED_PIPE_EXIT = 141
 
@@ -123,6 +124,10 @@ def _run(argv: list[str]) -> int:
         return int(args.handler(args) or 0)
     except (RequestError, CommandError, L.LedgerError) as exc:
         return _fail(args, str(exc))
+    except KeyboardInterrupt:
+        # Every step leaves the ledger consistent on the way out: say so, no traceback.
+        _fail(args, "interrupted; `genplate resume` finishes what was left half-way")
+        return INTERRUPTED_EXIT
     except BrokenPipeError:
         raise
     except Exception as exc:
