@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import threading
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import OpenImageIO as oiio
@@ -224,7 +225,8 @@ def test_drafts_end_to_end_on_the_offline_backend(tmp_path, capsys):
 def test_a_detached_batch_records_its_jobs_now_and_its_worker_picks_them_up(tmp_path, capsys,
                                                                             monkeypatch):
     started = []
-    monkeypatch.setattr("subprocess.Popen", lambda argv, **kw: started.append(argv))
+    monkeypatch.setattr("subprocess.Popen",
+                        lambda argv, **kw: started.append(argv) or SimpleNamespace(pid=None))
     code = cli.main(["drafts", "a kite", "-n", "2", "--backend", "luma", "--detach",
                      "--root", str(tmp_path / "takes"), "--shot", "sh030", "--name", "kite",
                      "--json"])

@@ -260,3 +260,28 @@ def test_the_main_job_can_judge_staged_frames_into_take_json(tmp_path):
     assert S.load_scores(staging)["series"]
     (staging / S.SCORES_FILE).unlink()
     assert S.load_scores(staging) == summary
+
+
+def test_the_plots_axis_is_in_the_takes_frame_numbers(tmp_path, monkeypatch):
+    """The QC plot names frames as the comp does (1001..), not as array indexes (0..)."""
+    from genplate.core.review import contact_sheet
+
+    drawn: list[str] = []
+    real = contact_sheet.draw_labels
+
+    def recording(canvas, labels, **kw):
+        drawn.extend(label.text for label in labels)
+        return real(canvas, labels, **kw)
+
+    monkeypatch.setattr(contact_sheet, "draw_labels", recording)
+    take = tmp_path / "sh010" / "t" / "v001"
+    write_exrs(take, clean_frames(), first=1001, name="t_v001")
+    record = {"shot": "sh010", "name": "t", "version": 1,
+              "request": {"prompt": "x", "resolution": "360p", "duration": "5s"},
+              "frames": {"first": 1001, "last": 1000 + N, "fps": 24,
+                         "pattern": str(take / "t_v001.%04d.exr")},
+              "colour": {"working_space": "ACEScg"}}
+    (take / "take.json").write_text(json.dumps(record))
+    J.judge_take(take, config=JudgeConfig(analysis_width=48))
+    frames = [t for t in drawn if t.startswith("frame ")]
+    assert frames == ["frame 1001", f"frame {1000 + N}"], drawn

@@ -51,10 +51,15 @@ DRAFTS = textwrap.dedent('''
              "contact_sheet": str(sheet), "batch_json": str(sheet.with_suffix(".json")),
              "log": str(STATE.with_suffix(f".{batch}.log"))})
 ''')
+BATCHES = textwrap.dedent('''
+    if cmd == "batches":  # what the test wrote as the engine's batches (none by default)
+        listed = STATE.with_suffix(".batches.json")
+        out(json.loads(listed.read_text()) if listed.exists() else {"batches": []})
+''')
 DRAFTS_STUB = (STUB
                .replace('"prompt": rec["prompt"]}', '"prompt": rec["prompt"], '
                                                     '"scores": rec.get("scores")}', 1)
-               .replace("\ns = load()\n", "\ns = load()\n" + DRAFTS, 1))
+               .replace("\ns = load()\n", "\ns = load()\n" + DRAFTS + BATCHES, 1))
 
 
 @pytest.fixture
@@ -125,14 +130,17 @@ def test_a_drafts_count_sends_one_batch_and_shows_its_sheet_and_verdicts(qtbot, 
     assert panel.draft_count.isEnabled() and panel.draft_count.value() == 1
     panel.draft_count.setValue(3)
     assert "3 360p SDR drafts at once" in panel.request_note.text()
-    panel.client.drafts = _wrap(panel.client.drafts, panel)
+    # The engine's answer reaches the panel late, as on a loaded machine: the job poll may
+    # show the three jobs first. Wait on what is asserted, never on time.
+    panel.client.drafts = _wrap(panel.client.drafts, panel, late_ms=1500)
     qtbot.mouseClick(panel.generate, LEFT)
     qtbot.waitUntil(lambda: panel.queue.topLevelItemCount() == 3, timeout=30000)
     sent = [c for c in stub.calls() if c[0] in ("drafts", "submit")]
     assert len(sent) == 1 and sent[0][0] == "drafts"
     assert sent[0][sent[0].index("-n") + 1] == "3" and "--detach" in sent[0]
     assert sent[0][-2:] == ["--", "gulls over the harbour"] and "--draft" in sent[0]
-    assert "batch" in panel.status.text() and "3 drafts queued" in panel.status.text()
+    qtbot.waitUntil(lambda: "3 drafts queued" in panel.status.text(), timeout=30000)
+    assert "batch" in panel.status.text()
 
     items = [panel.queue.topLevelItem(i) for i in range(3)]
     qtbot.waitUntil(lambda: all(i.text(1) == "ready" for i in items), timeout=60000)
@@ -169,14 +177,19 @@ def test_a_drafts_count_sends_one_batch_and_shows_its_sheet_and_verdicts(qtbot, 
     assert panel._provenance_windows[-1].objectName() == "genplateContactSheet"
 
 
-def _wrap(drafts, panel):
-    """Keep the engine's answer to the drafts call for the test (the batch's file names)."""
+def _wrap(drafts, panel, *, late_ms: int = 0):
+    """Keep the engine's answer to the drafts call for the test (the batch's file names);
+    ``late_ms``: hand it to the panel that much later (a loaded machine's slow answer)."""
+    from genplate.panel.qt import QtCore
+
     panel._sent_drafts = []
 
     def call(fields, count, on_answer, on_failure):
         def answered(payload):
-            panel._sent_drafts.append(payload)
-            on_answer(payload)
+            def deliver():
+                panel._sent_drafts.append(payload)
+                on_answer(payload)
+            QtCore.QTimer.singleShot(late_ms, deliver) if late_ms else deliver()
         drafts(fields, count, answered, on_failure)
     return call
 
@@ -195,6 +208,67 @@ def test_one_draft_is_a_plain_submit_and_only_drafts_have_a_count(qtbot, stub, t
     qtbot.waitUntil(lambda: panel.queue.topLevelItemCount() == 2, timeout=30000)
     sent = [c for c in stub.calls() if c[0] in ("drafts", "submit")]
     assert [c[0] for c in sent] == ["submit", "submit"] and "--master" in sent[1]
+
+
+def _published_draft(root: Path, name: str) -> Path:
+    """A draft take as the stub publishes one."""
+    d = root / "sh020" / name / "v001"
+    d.mkdir(parents=True)
+    (d / "take.json").write_text(json.dumps({"shot": "sh020", "name": name, "kind": "draft",
+                                             "job_id": f"j-{name}", "prompt": "gulls",
+                                             "request": {"prompt": "gulls"}}))
+    return d
+
+
+def test_a_reopened_panel_shows_the_shots_last_batch_and_follows_a_running_one(
+        qtbot, stub, tmp_path):
+    """A new host session: the panel asks `genplate batches --json` for the shot, shows the
+    finished batch's ranks and contact sheet, and watches a batch still being run."""
+    takes = [_published_draft(stub.root, f"gulls_d0{i}") for i in (1, 2)]
+    sheet = stub.root / "sh020" / "contact_sheets" / "gulls_b0001.png"
+    sheet.parent.mkdir(parents=True)
+    image = QtGui.QImage(900, 300, QtGui.QImage.Format.Format_RGB888)
+    image.fill(QtGui.QColor(30, 60, 200))
+    assert image.save(str(sheet))
+    running_json = stub.root / "sh020" / "contact_sheets" / "herons_b0002.json"
+    done = {"batch": "b0001", "state": "done", "shot": "sh020", "name": "gulls", "count": 2,
+            "contact_sheet": str(sheet), "batch_json": str(sheet.with_suffix(".json")),
+            "drafts": [{"name": "gulls_d02", "version": 1, "take_dir": str(takes[1]), "rank": 1,
+                        "verdict": "ok", "score": 88.0, "state": "ready"},
+                       {"name": "gulls_d01", "version": 1, "take_dir": str(takes[0]), "rank": 2,
+                        "verdict": "broken", "score": 40.0, "state": "ready"}]}
+    running = {"batch": "b0002", "state": "running", "shot": "sh020", "name": "herons",
+               "count": 2, "contact_sheet": str(running_json.with_suffix(".png")),
+               "batch_json": str(running_json), "drafts": []}
+    Path(str(stub.log).replace(".log", ".batches.json")).write_text(
+        json.dumps({"batches": [running, done]}))
+
+    panel = make_panel(qtbot, RecordingHost(stub.root, tmp_path))
+    qtbot.waitUntil(lambda: panel.sheet_box.isVisibleTo(panel), timeout=30000)
+    assert "batch b0001: 2 drafts ranked, 1 ok" in panel.sheet_note.text()
+    qtbot.waitUntil(lambda: panel.sheet_view.pixmap() is not None
+                    and not panel.sheet_view.pixmap().isNull(), timeout=10000)
+    image = panel.sheet_view.pixmap().toImage()
+    assert image.pixelColor(image.width() // 2, image.height() // 2).getRgb()[:3] == (30, 60, 200)
+    batches_calls = [c for c in stub.calls() if c[0] == "batches"]
+    assert batches_calls and "--json" in batches_calls[0]
+    assert batches_calls[0][batches_calls[0].index("--shot") + 1] == "sh020"
+
+    def label(name):
+        return next((panel.takes_list.item(i).text() for i in range(panel.takes_list.count())
+                     if panel.takes_list.item(i).text().startswith(name)), "")
+
+    qtbot.waitUntil(lambda: "#1" in label("gulls_d02") and "#2" in label("gulls_d01"),
+                    timeout=30000)
+    # The running batch is followed: when its JSON lands, its sheet replaces the old one.
+    assert "b0002" in panel._batches
+    image.fill(QtGui.QColor(200, 30, 30))
+    assert image.save(str(running_json.with_suffix(".png")))
+    tmp = running_json.with_suffix(".tmp")
+    tmp.write_text(json.dumps({"batch": "b0002", "contact_sheet": str(running_json.with_suffix(".png")),
+                               "drafts": []}))
+    os.replace(tmp, running_json)
+    qtbot.waitUntil(lambda: "batch b0002" in panel.sheet_note.text(), timeout=30000)
 
 
 # -- the real engine ----------------------------------------------------------------------

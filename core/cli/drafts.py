@@ -16,7 +16,8 @@ from pathlib import Path
 
 from ..jobs import ledger as L
 from .generate import backend_name, job_json, open_ledger, run_and_report
-from .options import add_publish_options, add_request_options, publish_from, request_from, root_from
+from .options import (BACKEND_HELP, ROOT_HELP, add_publish_options, add_request_options,
+                      publish_from, request_from, root_from)
 from .output import Bars, CommandError, emit, say
 
 
@@ -29,7 +30,7 @@ def register(command) -> None:
     p.add_argument("--retries", type=int, default=2,
                    help="new drafts allowed in place of ones judged broken (default 2; each is paid)")
     p.add_argument("--limit", type=int, default=2, help="drafts in flight at once (default 2)")
-    p.add_argument("--backend", choices=("offline", "luma"))
+    p.add_argument("--backend", choices=("offline", "luma"), help=BACKEND_HELP)
     p.add_argument("--project", default="", help="project the spending counts against")
     p.add_argument("--detach", action="store_true",
                    help="record the drafts and return at once; a background process runs, "
@@ -41,20 +42,20 @@ def register(command) -> None:
     p = command("judge", cmd_judge, "measure published takes (flicker, frozen, black, clipping, "
                                     "gamut, frame count): scores.json and a plot beside each")
     p.add_argument("take", nargs="+", help="version folder, take.json, or SHOT/NAME[/v001]")
-    p.add_argument("--root")
+    p.add_argument("--root", help=ROOT_HELP)
     p.add_argument("--no-plot", action="store_true", help="skip the luminance/flicker plot")
 
     p = command("promote", cmd_promote,
                 "make a master (720p/1080p, HDR, EXR) from a draft, pinning its frames as keyframes")
     p.add_argument("take", help="the draft: version folder, take.json, or SHOT/NAME[/v001]")
-    p.add_argument("--resolution", choices=("720p", "1080p"), default="1080p")
+    p.add_argument("--resolution", choices=("720p", "1080p"), default="1080p",
+                   help="the master's resolution (default 1080p)")
     p.add_argument("--keyframes", type=int, default=3, metavar="N",
                    help="draft frames pinned, evenly spaced on the 24 fps grid (default 3: first, "
                         "middle, last; 0 = prompt and inputs only)")
     p.add_argument("--no-exr", action="store_true", help="HDR video only, no EXR export")
-    add_publish_options(p)
-    p.set_defaults(shot=None, first_frame=None)
-    p.add_argument("--backend", choices=("offline", "luma"))
+    add_publish_options(p, parent="the draft's")
+    p.add_argument("--backend", choices=("offline", "luma"), help=BACKEND_HELP)
     p.add_argument("--project", default=None,
                    help="project the spending counts against (default: the draft's)")
     p.add_argument("--detach", action="store_true",
@@ -68,7 +69,8 @@ def register(command) -> None:
     p.add_argument("--strokes", required=True,
                    help="JSON file of strokes (or - for stdin): [{kind, points, radius?, label?}]")
     p.add_argument("--prompt", default="", help="the prompt the directions are appended to")
-    p.add_argument("--duration", choices=("5s", "10s"), default="5s")
+    p.add_argument("--duration", choices=("5s", "10s"), default="5s",
+                   help="the shot the keyframes are placed in (default 5s)")
     p.add_argument("--steps", type=int, default=2, help="keyframes after the start (default 2)")
     p.add_argument("--out", required=True, help="folder the keyframe PNGs are written to")
 
@@ -86,7 +88,9 @@ def _command_error(exc: Exception):
 # -- drafts ----------------------------------------------------------------------------------
 
 def cmd_drafts(args: argparse.Namespace) -> int:
-    from ..review.drafts import DraftsError, run_batch
+    from ..backends import FREE_BACKENDS
+    from ..review import batches
+    from ..review.drafts import DraftsError, run_batch, submit_batch
     from ..review.scores import JudgeError
 
     ledger = open_ledger()
@@ -95,11 +99,23 @@ def cmd_drafts(args: argparse.Namespace) -> int:
     backend = backend_name(args)
     publish = publish_from(args, request)
     seed = args.seed if args.seed is not None else 1
-    total = request.estimate().usd * args.count
+    luma = request.estimate().usd * args.count
+    # One price, the one the budget counts: free here is free, and Luma's is said as Luma's.
+    cost = (f"free on the {backend} renderer (est. ${luma:.2f} on Luma)"
+            if backend in FREE_BACKENDS else f"est. ${luma:.2f} in all on {backend}")
     say(f"genplate: {args.count} draft(s) {publish.shot}/{publish.name}_d01..: "
-        f"{request.describe()} each, est. ${total:.2f} in all, on {backend}")
+        f"{request.describe().rsplit(', est.', 1)[0]} each, {cost}")
+    try:  # recorded (and checked against the cap) before anything is sent
+        batch_id, outcomes, estimates = submit_batch(ledger, request, publish, backend,
+                                                     args.count, seed=seed, project=args.project)
+    except DraftsError as exc:
+        raise _command_error(exc) from exc
+    # Written down first: a batch cut short (Ctrl-C, a closed terminal) keeps its record, so
+    # `genplate batches` shows it and `genplate resume` finishes it.
+    batches.record(ledger, batch_id, request, publish, backend, args.count, seed=seed,
+                   project=args.project, limit=args.limit, retries=max(0, args.retries))
     if args.detach:
-        return _detach_batch(args, ledger, request, publish, backend, seed)
+        return _detach_batch(args, ledger, batch_id, outcomes, estimates, publish)
     bars: dict[str, object] = {}
 
     def progress_for(job_id: str):
@@ -109,12 +125,18 @@ def cmd_drafts(args: argparse.Namespace) -> int:
     try:
         batch = run_batch(ledger, request, publish, backend, args.count, seed=seed,
                           project=args.project, limit=args.limit, retries=max(0, args.retries),
-                          progress_for=progress_for, say=lambda m: say(f"genplate: {m}"))
+                          progress_for=progress_for, batch_id=batch_id,
+                          say=lambda m: say(f"genplate: {m}"))
     except (DraftsError, JudgeError) as exc:
         raise _command_error(exc) from exc
     except KeyboardInterrupt:
-        say("\ngenplate: interrupted. The ledger is consistent; `genplate resume` finishes "
-            "the drafts without asking for a second generation (then `genplate judge`).")
+        message = (f"interrupted. Batch {batch_id} is kept: `genplate resume` finishes its "
+                   f"drafts (no second generation), ranks them and draws the contact sheet; "
+                   f"`genplate batches {batch_id}` shows where it stands.")
+        if getattr(args, "json", False):  # still one object on stdout
+            emit(args, {"error": message, "batch": batch_id}, lambda: "")
+        else:
+            say(f"\ngenplate: {message}")
         return 130
     finally:
         for bar in bars.values():
@@ -123,35 +145,25 @@ def cmd_drafts(args: argparse.Namespace) -> int:
     return 0 if any(d.scores is not None and not d.scores.broken for d in batch.drafts) else 1
 
 
-def _detach_batch(args, ledger, request, publish, backend: str, seed: int) -> int:
-    """Record the batch's jobs now (refused here if over the cap), then hand it to a process
-    of its own that outlives the caller (a host's panel), as `genplate worker` does for jobs."""
+def _detach_batch(args, ledger, batch_id: str, outcomes, estimates, publish) -> int:
+    """Hand the recorded batch to a process of its own that outlives the caller (a host's
+    panel), as `genplate worker` does for jobs."""
     import os
     import subprocess
 
-    from ..review.drafts import DraftsError, sheet_path, submit_batch
-    from ..review.scores import write_json_atomic
+    from ..review import batches
+    from ..review.drafts import sheet_path
 
-    try:
-        batch_id, outcomes, estimates = submit_batch(ledger, request, publish, backend,
-                                                     args.count, seed=seed, project=args.project)
-    except DraftsError as exc:
-        raise _command_error(exc) from exc
-    folder = ledger.path.parent / "batches"
-    folder.mkdir(parents=True, exist_ok=True)
-    spec_path = folder / f"{batch_id}.json"
-    write_json_atomic(spec_path, {
-        "batch_id": batch_id, "request": request.to_json(), "publish": publish.to_json(),
-        "backend": backend, "count": args.count, "seed": seed, "project": args.project,
-        "limit": args.limit, "retries": max(0, args.retries)})
-    log_path = folder / f"{batch_id}.log"
+    spec_path = batches.spec_path(ledger, batch_id)
+    log_path = spec_path.with_suffix(".log")
     env = dict(os.environ)
     env["GENPLATE_DATA_DIR"] = str(ledger.path.parent)
     with open(log_path, "ab") as log:
-        subprocess.Popen([sys.executable, "-m", "genplate.core.cli", "drafts-worker",
-                          str(spec_path)], stdin=subprocess.DEVNULL, stdout=log,
-                         stderr=subprocess.STDOUT, env=env, start_new_session=True,
-                         close_fds=True)
+        worker = subprocess.Popen([sys.executable, "-m", "genplate.core.cli", "drafts-worker",
+                                   str(spec_path)], stdin=subprocess.DEVNULL, stdout=log,
+                                  stderr=subprocess.STDOUT, env=env, start_new_session=True,
+                                  close_fds=True)
+    batches.claim(ledger, batches.read(ledger, batch_id), worker.pid)
     sheet = sheet_path(publish, batch_id)
     payload = {"batch": batch_id, "detached": True,
                "jobs": [job_json(ledger.get(o.job_id)) for o in outcomes],
@@ -165,16 +177,12 @@ def _detach_batch(args, ledger, request, publish, backend: str, seed: int) -> in
 
 def cmd_drafts_worker(args: argparse.Namespace) -> int:
     """A detached batch: run, judge, retry, rank and draw it (started by `drafts --detach`)."""
-    from ..review.drafts import run_batch
-    from ..takes.record import PublishSpec
-    from ..request import ShotRequest
+    from ..review import batches
 
     spec = json.loads(Path(args.spec).read_text())
-    batch = run_batch(open_ledger(), ShotRequest.from_json(spec["request"]),
-                      PublishSpec.from_json(spec["publish"]), spec["backend"], spec["count"],
-                      seed=spec["seed"], project=spec["project"], limit=spec["limit"],
-                      retries=spec["retries"], batch_id=spec["batch_id"],
-                      say=lambda m: print(f"genplate: {m}", flush=True))
+    # Its log is a file: Bars writes one line per step and per 10 % there.
+    batch = batches.finish(open_ledger(), spec, progress_for=lambda job_id: Bars(f"{job_id[:7]} "),
+                           say=lambda m: print(f"genplate: {m}", flush=True))
     print(f"genplate: contact sheet {batch.contact_sheet}", flush=True)
     return 0
 
@@ -248,9 +256,11 @@ def cmd_promote(args: argparse.Namespace) -> int:
         return 0
     backend = backend_name(args)
     from ..jobs.budget import admitted, price
+    from ..takes.layout import validate_name
 
     spec = PublishSpec(
-        root=promotion.root, shot=promotion.shot, name=promotion.name, kind=kind_for(request),
+        root=promotion.root, shot=validate_name("shot", promotion.shot),
+        name=validate_name("take", promotion.name), kind=kind_for(request),
         first_frame=args.first_frame if args.first_frame is not None else promotion.first_frame,
         sdr_mode=args.sdr_mode, working_space=args.working_space, config=args.config,
         compression=args.compression, parent=promotion.parent)

@@ -10,7 +10,8 @@ from ..jobs import ledger as L
 from ..jobs.budget import admitted, price
 from ..jobs.runner import JobRunner, spawn_worker, submit, unfinished
 from ..progress import ProgressFn
-from .options import add_publish_options, add_request_options, publish_from, request_from
+from .options import (BACKEND_HELP, add_publish_options, add_request_options, publish_from,
+                      request_from)
 from .output import Bars, emit, say
 
 
@@ -173,12 +174,18 @@ def _format_events(job: L.Job, events: list[dict]) -> str:
 
 def cmd_resume(args: argparse.Namespace) -> int:
     ledger = open_ledger()
+    # Draft batches first: finishing one runs its own unfinished jobs, then ranks and draws it.
+    from .batches import resume_batches
+
+    finished = [] if args.job else resume_batches(ledger)
     if args.job:
         jobs = [ledger.get(j) for j in args.job]
     else:
         jobs = unfinished(ledger)
     if not jobs:
-        emit(args, {"jobs": []}, lambda: "nothing to resume")
+        emit(args, {"jobs": [], "batches": finished}, lambda: "\n".join(
+            f"batch {b['batch']}: contact sheet {b['contact_sheet']}" for b in finished)
+            or "nothing to resume")
         return 0
     say(f"genplate: resuming {len(jobs)} job(s)")
     return run_and_report(args, ledger, [j.id for j in jobs], limit=args.limit, resend=args.resend)
@@ -209,8 +216,7 @@ def register(command) -> None:
     p = command("generate", cmd_generate, "generate a shot and publish it as a take")
     add_request_options(p)
     add_publish_options(p)
-    p.add_argument("--backend", choices=("offline", "luma"),
-                   help="default: luma when an API key is set, else offline")
+    p.add_argument("--backend", choices=("offline", "luma"), help=BACKEND_HELP)
     p.add_argument("--project", default="", help="project the spending counts against")
     p.add_argument("--detach", action="store_true",
                    help="queue it and return at once; a background worker runs it")
@@ -218,16 +224,16 @@ def register(command) -> None:
     p = command("submit", cmd_generate, "queue a shot for a background worker (what the panels use)")
     add_request_options(p)
     add_publish_options(p)
-    p.add_argument("--backend", choices=("offline", "luma"))
-    p.add_argument("--project", default="")
+    p.add_argument("--backend", choices=("offline", "luma"), help=BACKEND_HELP)
+    p.add_argument("--project", default="", help="project the spending counts against")
     p.set_defaults(detach=True)
 
     p = command("jobs", cmd_jobs, "list jobs (or one job's steps)")
     p.add_argument("job", nargs="?", help="show this job's steps")
     p.add_argument("--active", action="store_true", help="only jobs not yet ready/failed/cancelled")
-    p.add_argument("--shot")
+    p.add_argument("--shot", help="only this shot's jobs")
     p.add_argument("--root", help=argparse.SUPPRESS)
-    p.add_argument("-n", "--limit", type=int, default=50)
+    p.add_argument("-n", "--limit", type=int, default=50, help="the newest N jobs (default 50)")
 
     p = command("resume", cmd_resume,
                 "finish jobs an interrupted process left half-way (never a second generation)")
@@ -241,4 +247,4 @@ def register(command) -> None:
     p.add_argument("--limit", type=int, default=2)
 
     p = command("cancel", cmd_cancel, "stop following a job and do not publish it")
-    p.add_argument("job")
+    p.add_argument("job", help="the job's id (`genplate jobs` lists them)")

@@ -1,7 +1,9 @@
 """The Luma account from the command line: `login`, `logout`, `doctor`, and `still` concept frames.
 
-``doctor`` says in plain words what stands between the artist and a generation: no key, a key
-the service refuses, a base URL that does not answer, a certificate that is not trusted.
+``doctor`` says in plain words what stands between the artist and a take: first what runs on
+this machine (doctor.py: colour, image and video libraries, data folder, ledger, disk, the
+offline renderer, the host installs), then, when there is a key, Luma: a key the service
+refuses, a base URL that does not answer, a certificate that is not trusted.
 """
 from __future__ import annotations
 
@@ -32,13 +34,17 @@ def register(command) -> None:
 
     command("logout", cmd_logout, "forget the Luma API key stored in the OS keyring")
 
-    command("doctor", cmd_doctor, "check the Luma key and connection, and say what is wrong")
+    command("doctor", cmd_doctor, "check what runs here (colour, codecs, data, disk, the offline "
+                                  "renderer, host installs), then the Luma key and connection")
 
     p = command("still", cmd_still, "a uni-1 concept image from a prompt, saved as PNG or JPEG")
     p.add_argument("prompt", help="what the image shows")
-    p.add_argument("--model", choices=IMAGE_MODELS, default="uni-1")
-    p.add_argument("--aspect", choices=IMAGE_ASPECTS, default="16:9")
-    p.add_argument("--format", choices=("png", "jpeg"), default="png")
+    p.add_argument("--model", choices=IMAGE_MODELS, default="uni-1",
+                   help="the image model (default uni-1)")
+    p.add_argument("--aspect", choices=IMAGE_ASPECTS, default="16:9",
+                   help="the image's aspect ratio (default 16:9)")
+    p.add_argument("--format", choices=("png", "jpeg"), default="png",
+                   help="the file saved (default png)")
     p.add_argument("--ref", metavar="IMAGE", action="append", default=[],
                    help=f"a reference image for style or content (repeatable, up to {MAX_IMAGE_REFS})")
     p.add_argument("-o", "--out", help="file or folder to save into (default: the current folder)")
@@ -103,23 +109,55 @@ def _key_problem(client: LumaClient) -> str:
 # -- doctor -----------------------------------------------------------------------------------
 
 def cmd_doctor(args: argparse.Namespace) -> int:
+    from .doctor import local_checks
+
     checks: list[dict] = []
 
-    def check(name: str, ok: bool, detail: str) -> bool:
-        checks.append({"check": name, "ok": ok, "detail": detail})
+    def check(name: str, ok, detail: str, *, group: str = "here"):
+        """ok: True, False, or None (nothing to check: not installed, no key)."""
+        checks.append({"check": name, "ok": ok, "detail": detail, "group": group})
         return ok
 
+    local_checks(check)
+    _luma_checks(lambda name, ok, detail: check(name, ok, detail, group="luma"))
+    ok = all(c["ok"] is not False for c in checks)
+    emit(args, {"ok": ok, "checks": checks}, lambda: _describe_doctor(checks, ok))
+    return 0 if ok else 1
+
+
+def _describe_doctor(checks: list[dict], ok: bool) -> str:
+    mark = {True: "ok  ", False: "FAIL", None: "--  "}
+    titles = {"here": "on this machine", "hosts": "hosts", "luma": "Luma"}
+    lines: list[str] = []
+    for group, title in titles.items():
+        rows = [c for c in checks if c["group"] == group]
+        if rows:
+            lines.append(title)
+            lines += [f"  {mark[c['ok']]}  {c['check']}: {c['detail']}" for c in rows]
+    luma = [c for c in checks if c["group"] == "luma"]
+    if not ok:
+        lines.append("fix the FAIL lines above; each says what to change")
+    elif all(c["ok"] for c in luma):
+        lines.append("ready: takes from Luma (and the offline renderer) work here")
+    else:
+        lines.append("ready for the offline renderer; Luma needs a key (see above)")
+    return "\n".join(lines)
+
+
+def _luma_checks(check) -> None:
     key, source = C.api_key()
     where = {"environment": f"from {C.KEY_ENV}", "keyring": "from the OS keyring (genplate login)"}
     if not key:
         keyring_note = " (the keyring is switched off: GENPLATE_NO_KEYRING)" if C.keyring_disabled() else ""
-        check("key", False, f"no API key: set {C.KEY_ENV} or run `genplate login`{keyring_note}")
-    else:
-        try:
-            C.check_key_format(key)
-            check("key", True, where[source])
-        except C.CredentialsError as exc:
-            check("key", False, f"{where[source]}, but {exc}")
+        # No key is not a fault: the offline renderer works without one. Nothing is sent.
+        check("key", None, f"no API key, so Luma is not checked: set {C.KEY_ENV} or run "
+                           f"`genplate login` to generate with Ray3{keyring_note}")
+        return
+    try:
+        C.check_key_format(key)
+        check("key", True, where[source])
+    except C.CredentialsError as exc:
+        check("key", False, f"{where[source]}, but {exc}")
     try:
         settings = LumaSettings.from_env()
         check("base URL", True, settings.base_url + ("" if os.environ.get(BASE_URL_ENV)
@@ -128,10 +166,10 @@ def cmd_doctor(args: argparse.Namespace) -> int:
         check("base URL", False, str(exc))
         settings = None
     if settings is not None:
-        client = LumaClient(key or "luma-api-none", LumaSettings.from_env(retries=0))
+        client = LumaClient(key, LumaSettings.from_env(retries=0))
         reachable, status, answer = _probe(client)
         check("connection", reachable, answer if not reachable else f"{client.base_url} answers")
-        if reachable and key:
+        if reachable:
             if status == 200:
                 check("key accepted", True, "an authenticated request succeeded")
             elif status == 401:
@@ -144,11 +182,6 @@ def cmd_doctor(args: argparse.Namespace) -> int:
                                              "not allowed (403)")
             else:
                 check("key accepted", False, f"unexpected answer {status}: {answer}")
-    ok = all(c["ok"] for c in checks)
-    emit(args, {"ok": ok, "checks": checks},
-         lambda: "\n".join(f"{'ok  ' if c['ok'] else 'FAIL'}  {c['check']}: {c['detail']}"
-                           for c in checks))
-    return 0 if ok else 1
 
 
 def _probe(client: LumaClient) -> tuple[bool, int, str]:

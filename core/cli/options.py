@@ -18,6 +18,8 @@ from ..request import (ASPECT_RATIOS, DURATIONS, EDIT_CONTROLS, EDIT_STRENGTHS, 
 
 ROOT_ENV = "GENPLATE_ROOT"
 DEFAULT_SHOT = "sh010"
+ROOT_HELP = f"where takes are published (default ${ROOT_ENV}, else ./takes)"
+BACKEND_HELP = "default: luma when an API key is set, else offline (free test footage)"
 
 
 def add_request_options(p: argparse.ArgumentParser, *, prompt: bool = True) -> None:
@@ -29,13 +31,20 @@ def add_request_options(p: argparse.ArgumentParser, *, prompt: bool = True) -> N
                          help="a cheap, fast draft: 360p SDR (the default without --resolution)")
     quality.add_argument("--master", action="store_true",
                          help="a master: 1080p HDR with EXR (use --resolution 720p for 720p)")
-    g.add_argument("--type", choices=VIDEO_TYPES, default="video")
-    g.add_argument("--aspect", choices=ASPECT_RATIOS, default="16:9")
-    g.add_argument("--resolution", choices=RESOLUTIONS)
-    g.add_argument("--duration", choices=DURATIONS, default="5s")
+    g.add_argument("--type", choices=VIDEO_TYPES, default="video",
+                   help="video: from the prompt and images (default); video_edit: restyle "
+                        "--source; video_reframe: --source in a new aspect ratio")
+    g.add_argument("--aspect", choices=ASPECT_RATIOS, default="16:9",
+                   help="the frame's aspect ratio (default 16:9)")
+    g.add_argument("--resolution", choices=RESOLUTIONS,
+                   help="360p/540p SDR, 720p/1080p (HDR possible); default 360p, 1080p with "
+                        "--master, 720p with --hdr alone")
+    g.add_argument("--duration", choices=DURATIONS, default="5s",
+                   help="the shot's length (default 5s)")
     g.add_argument("--hdr", action="store_true", help="HDR (720p/1080p only)")
     g.add_argument("--exr", action="store_true", help="EXR export beside the MP4 (needs --hdr)")
-    g.add_argument("--loop", action="store_true")
+    g.add_argument("--loop", action="store_true",
+                   help="a shot whose last frame leads back into its first")
     g.add_argument("--start-frame", metavar="IMAGE", help="image the shot starts on")
     g.add_argument("--end-frame", metavar="IMAGE", help="image the shot ends on")
     g.add_argument("--keyframe", metavar="INDEX=IMAGE", action="append", default=[],
@@ -54,13 +63,16 @@ def add_request_options(p: argparse.ArgumentParser, *, prompt: bool = True) -> N
     g.add_argument("--seed", type=int, help="the offline renderer's seed (Ray3 has none)")
 
 
-def add_publish_options(p: argparse.ArgumentParser) -> None:
+def add_publish_options(p: argparse.ArgumentParser, *, parent: str = "") -> None:
+    """The publish options; ``parent`` ("the draft's") when the shot, name and first frame
+    default to those of the take a new one is made from (promote)."""
     g = p.add_argument_group("publishing")
-    g.add_argument("--root", default=None,
-                   help=f"where takes are published (default ${ROOT_ENV}, else ./takes)")
-    g.add_argument("--shot", default=DEFAULT_SHOT, help="shot name (default %(default)s)")
-    g.add_argument("--name", help="take name (default: from the prompt)")
-    g.add_argument("--first-frame", type=int, default=1001, help="first frame number (default 1001)")
+    g.add_argument("--root", default=None, help=ROOT_HELP)
+    g.add_argument("--shot", default=None if parent else DEFAULT_SHOT,
+                   help=f"shot name (default {parent or DEFAULT_SHOT})")
+    g.add_argument("--name", help=f"take name (default: {parent or 'from the prompt'})")
+    g.add_argument("--first-frame", type=int, default=None if parent else 1001,
+                   help=f"first frame number (default {parent or 1001})")
     g.add_argument("--sdr-mode", choices=("display-match", "texture"), default="display-match",
                    help="how SDR video becomes scene-linear (see README, Colour)")
     g.add_argument("--working-space", help="colour space takes are published in "
@@ -136,6 +148,11 @@ def request_from(args: argparse.Namespace) -> ShotRequest:
             raise RequestError("--hdr" if args.hdr else "--exr", True,
                                "720p or 1080p: use --master, or --resolution 720p --hdr")
         return ShotRequest.draft(args.prompt, **common)
+    if args.resolution is None:  # --hdr alone: say what it became, it was not asked for
+        from .output import say
+
+        say("genplate: --hdr without --resolution makes a 720p HDR take; add --resolution "
+            "1080p (or use --master) for 1080p")
     return ShotRequest(prompt=args.prompt, resolution=args.resolution or "720p", hdr=args.hdr,
                        exr_export=args.exr, **common)
 
@@ -155,11 +172,13 @@ def _strokes(path: str | None) -> list | None:
 def publish_from(args: argparse.Namespace, request: ShotRequest | None, *,
                  name: str | None = None, parent: dict | None = None) -> PublishSpec:
     """Where and how a take is published; ``request`` is None for footage ingested from files."""
-    from ..takes.layout import slug
+    from ..takes.layout import slug, validate_name
 
     spec = PublishSpec(
-        root=root_from(args), shot=args.shot,
-        name=name or args.name or slug(request.prompt if request else "take"),
+        # Checked here, before the job is recorded: a name refused at publishing would be
+        # refused after the generation was paid for.
+        root=root_from(args), shot=validate_name("shot", args.shot),
+        name=validate_name("take", name or args.name or slug(request.prompt if request else "take")),
         kind=kind_for(request) if request is not None else "take", first_frame=args.first_frame, sdr_mode=args.sdr_mode,
         working_space=args.working_space, config=args.config, compression=args.compression,
         parent=parent, strokes=_strokes(getattr(args, "strokes", None)),

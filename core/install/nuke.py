@@ -9,6 +9,9 @@ Two ways, both idempotent:
 
 Either way it records the Python that runs the engine (the one running this command) in the
 config file the panel reads (genplate.panel.engine_config), so Nuke starts the right engine.
+An install into a folder of its own (``--dest``, e.g. a show's .nuke) keeps everything there:
+the block itself names the engine (``$GENPLATE_ENGINE`` for that Nuke session) and the user's
+global record is left alone.
 """
 from __future__ import annotations
 
@@ -48,14 +51,28 @@ def default_nuke_dir() -> Path:
     return Path.home() / ".nuke"
 
 
-def init_block(folder: Path) -> str:
+def engine_line(python: str) -> str:
+    """The engine's command line, quoted for this OS the way engine_config.split_command
+    reads it back."""
+    import shlex
+    import subprocess
+
+    words = [str(python), "-m", "genplate.core.cli"]
+    return subprocess.list2cmdline(words) if os.name == "nt" else shlex.join(words)
+
+
+def init_block(folder: Path, engine: Optional[str] = None) -> str:
     # repr() gives a Python string literal that survives Windows backslashes and spaces (the
     # hand-edited menu.py failures users report). addToSysPath=False: Nuke still runs the
     # folder's init.py/menu.py, but its modules (read, node, menus...) do not become top-level
     # names that another plugin's `import node` could pick up; init.py registers them under
-    # genplate.nuke itself.
+    # genplate.nuke itself. ``engine``: the command line the panel and the node run (an install
+    # with --dest); setdefault, so a pipeline's own $GENPLATE_ENGINE still wins.
+    names_engine = (f"    import os\n"
+                    f"    os.environ.setdefault('GENPLATE_ENGINE', {engine!r})\n") if engine else ""
     return (f"{BEGIN} added by `genplate install nuke`; remove the block to uninstall\n"
             f"try:\n"
+            f"{names_engine}"
             f"    import nuke\n"
             f"    nuke.pluginAddPath({str(folder)!r}, addToSysPath=False)\n"
             f"except Exception:\n"
@@ -81,8 +98,11 @@ def with_block(text: str, block: str) -> str:
 
 
 def install(*, mode: str = "init", nuke_dir: Optional[Path] = None,
-            python: Optional[str] = None, dry_run: bool = False) -> dict:
-    """Install genplate for Nuke; returns what was done (the --json answer)."""
+            python: Optional[str] = None, dry_run: bool = False,
+            record_engine: bool = True) -> dict:
+    """Install genplate for Nuke; returns what was done, or with ``dry_run`` what would be
+    (the --json answer). ``record_engine=False``: the init.py block names the engine instead
+    of the user's global engine record (an install into a folder of its own)."""
     from genplate.panel.engine_config import config_path, write_engine
 
     if mode not in ("init", "env"):
@@ -91,7 +111,9 @@ def install(*, mode: str = "init", nuke_dir: Optional[Path] = None,
     folder = plugin_dir()
     python = python or sys.executable
     result: dict = {"host": "nuke", "mode": mode, "plugin_path": str(folder),
-                    "python": python, "engine_config": str(config_path()), "changed": False}
+                    "python": python, "dry_run": dry_run, "changed": False,
+                    "engine_config": str(config_path()) if record_engine else None}
+    result["engine"] = result["engine_config"]
     if mode == "env":
         current = os.environ.get("NUKE_PATH", "")
         parts = [p for p in current.split(os.pathsep) if p]
@@ -105,7 +127,10 @@ def install(*, mode: str = "init", nuke_dir: Optional[Path] = None,
             before = init_py.read_text(encoding="utf-8") if init_py.exists() else ""
         except OSError as exc:
             raise InstallError(f"cannot read {init_py}: {exc}") from exc
-        after = with_block(before, init_block(folder))
+        after = with_block(before, init_block(folder, None if record_engine else
+                                              engine_line(python)))
+        if not record_engine:
+            result["engine"] = str(init_py)
         result["changed"] = after != before
         if result["changed"] and not dry_run:
             try:
@@ -122,7 +147,9 @@ def install(*, mode: str = "init", nuke_dir: Optional[Path] = None,
         result["notes"].append("NUKE_PATH folders are also put on sys.path, so genplate's "
                                "module names (read, node, menus...) are importable at top level "
                                "there; the init.py line (the default mode) avoids that")
-    if not dry_run:
+        if not record_engine:
+            result["instructions"] += f" and GENPLATE_ENGINE={engine_line(python)}"
+    if record_engine and not dry_run:
         try:
             write_engine(python, written_by="genplate install nuke")
         except OSError as exc:

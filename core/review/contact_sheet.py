@@ -245,8 +245,11 @@ def _rect(canvas: np.ndarray, x0: int, y0: int, x1: int, y1: int, colour: Colour
 # -- the judge plot --------------------------------------------------------------------------
 
 def write_plot(path: Path, scores, config, *, title: str = "", width: int = 640,
-               height: int = 260, builtin_font: bool = False) -> Path:
+               height: int = 260, builtin_font: bool = False, first_frame: int = 0) -> Path:
     """Luminance (stops) and flicker over the take's frames, with black/duplicate marks.
+
+    The axis is in the take's frame numbers (``first_frame``, 1001 for a published take), the
+    ones an artist finds in Nuke or Resolve.
 
     Top: mean luminance in stops (log2), scaled to its own range. Bottom: each frame's flicker
     in stops with the threshold as a dashed line; frames over it are red. Ticks under the axis
@@ -300,8 +303,8 @@ def write_plot(path: Path, scores, config, *, title: str = "", width: int = 640,
                 _line(canvas, xpos(i), bottom_b + 4, xpos(i), bottom_b + 10, (0.5, 0.5, 0.5), 2)
             if i < len(dup) and dup[i]:
                 _line(canvas, xpos(i), bottom_b + 11, xpos(i), bottom_b + 17, (0.95, 0.6, 0.2), 2)
-        labels += [Label(left, height - 12, "frame 0", 10, DIM),
-                   Label(right - 60, height - 12, f"frame {n - 1}", 10, DIM),
+        labels += [Label(left, height - 12, f"frame {first_frame}", 10, DIM),
+                   Label(right - 66, height - 12, f"frame {first_frame + n - 1}", 10, DIM),
                    Label(left + 90, height - 12, "grey: black  orange: duplicate", 10, DIM)]
     canvas = draw_labels(canvas, labels, builtin_font=builtin_font)
     return write_png(path, canvas)

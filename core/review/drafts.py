@@ -131,8 +131,11 @@ def run_batch(ledger: L.Ledger, base: ShotRequest, publish: PublishSpec, backend
     runner = runner or JobRunner(ledger)
     judge_config = judge_config or load_config(ledger.path.parent)
     progress_for = progress_for or (lambda _job_id: no_progress)
-    say(f"batch {batch_id}: {n} draft(s) of {base.describe().rsplit(', est.', 1)[0]}, "
-        f"est. ${sum(estimates):.2f} in all")
+    from ..backends import FREE_BACKENDS
+
+    cost = (f"free on the {backend} renderer" if backend in FREE_BACKENDS
+            else f"est. ${sum(estimates):.2f} in all")
+    say(f"batch {batch_id}: {n} draft(s) of {base.describe().rsplit(', est.', 1)[0]}, {cost}")
 
     batch = DraftBatch(batch_id, base.prompt, outcomes, estimate_usd=sum(estimates),
                        retries_used=sum(o.judge_retries for o in outcomes))
@@ -198,9 +201,12 @@ def submit_batch(ledger: L.Ledger, base: ShotRequest, publish: PublishSpec, back
     A batch whose jobs are already in the ledger (a detached batch's worker picking it up) is
     not recorded again: its jobs are returned, in slot order.
     """
+    from ..takes.layout import validate_name
+
     requests = plan_requests(base, n, seed)
     estimates = [price(r, backend) for r in requests]
-    names = draft_names(publish.name, n)
+    # The suffix makes a longer name: checked now, not when the paid drafts are published.
+    names = [validate_name("take", name) for name in draft_names(publish.name, n)]
     if batch_id:
         existing = _recorded(ledger, batch_id, names)
         if existing:

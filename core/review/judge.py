@@ -79,7 +79,8 @@ def judge_take(take_dir: Path | str, *, config: Optional[JudgeConfig] = None, wr
                         "version": record.get("version"), "job_id": record.get("job_id")}
         if plot:
             title = f"{record.get('name', take_dir.parent.name)} v{int(record.get('version') or 0):03d}"
-            write_plot(take_dir / PLOT_FILE, scores, config, title=title)
+            first = int((record.get("frames") or {}).get("first") or 0)
+            write_plot(take_dir / PLOT_FILE, scores, config, title=title, first_frame=first)
             data["plot"] = PLOT_FILE
         write_json_atomic(take_dir / SCORES_FILE, data)
     return scores

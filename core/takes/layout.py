@@ -16,8 +16,17 @@ TAKE_JSON = "take.json"
 THUMBNAIL = "thumbnail.png"
 STAGING_SUFFIX = ".staging"
 
-# Letters, digits, "_", "-" and "."; never a leading "." (hidden, and the start of "..").
-_NAME_RE = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9_.-]{0,79}")
+# Shot and take names: letters of any script (with their combining marks), decimal digits, "_",
+# "-" and "."; NFC-normalised, so the folder macOS hands back decomposed is the same name.
+# Never a leading "." (hidden, and the start of ".."), never a trailing "." (Windows drops it),
+# no space, separator, control or format character (zero-width, bidi overrides), no device
+# name Windows reserves. Bytes are bounded too: "<name>_v001.1001.exr" must fit the 255 bytes
+# of a file name on every file system.
+NAME_CHARS = 80
+NAME_BYTES = 200
+_NAME_PUNCTUATION = frozenset("_-.")
+_WINDOWS_DEVICES = frozenset({"CON", "PRN", "AUX", "NUL", "CONIN$", "CONOUT$"}
+                             | {f"{p}{i}" for p in ("COM", "LPT") for i in "123456789¹²³"})
 # Job ids become part of a staging folder name whose fields are separated by dots.
 _JOB_RE = re.compile(r"[A-Za-z0-9_-]{1,64}")
 VERSION_DIR_RE = re.compile(r"v(\d{3,})")
@@ -54,12 +63,26 @@ def slug(text: str) -> str:
 
 
 def validate_name(kind: str, value: object) -> str:
-    """Refuse a shot or take name that is not a plain folder name (no separators, no "..")."""
-    if not isinstance(value, str) or not _NAME_RE.fullmatch(value):
+    """The shot or take name, NFC-normalised; refused unless it is one plain folder name on
+    Windows, macOS and Linux (see NAME_CHARS above)."""
+    name = unicodedata.normalize("NFC", value) if isinstance(value, str) else None
+    if name is None or not _plain_name(name):
         raise TakeError(
-            f"{kind} name {value!r} is not allowed: use 1-80 letters, digits, '_', '-' or '.' "
-            f"(not a leading '.'), e.g. sh010 or desert_road")
-    return value
+            f"{kind} name {value!r} is not allowed: use 1-{NAME_CHARS} letters of any script, "
+            f"digits, '_', '-' or '.' (no space, not a leading or trailing '.', not a Windows "
+            f"device name such as CON), e.g. sh010, desert_road or café_nuit")
+    return name
+
+
+def _plain_name(name: str) -> bool:
+    if not 1 <= len(name) <= NAME_CHARS or len(name.encode("utf-8")) > NAME_BYTES:
+        return False
+    if name[0] == "." or name[-1] == "." or unicodedata.category(name[0])[0] == "M":
+        return False
+    if name.split(".")[0].upper() in _WINDOWS_DEVICES:
+        return False
+    return all(c in _NAME_PUNCTUATION or unicodedata.category(c)[0] in "LM"
+               or unicodedata.category(c) == "Nd" for c in name)
 
 
 def validate_job_id(job_id: object) -> str:

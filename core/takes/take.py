@@ -237,8 +237,7 @@ def _published(take_dir: Path) -> list[Take]:
 
 def find_for_job(root: os.PathLike | str, shot: str, name: str, job_id: str) -> Optional[Take]:
     """The version a job already published, if any (a crash hid it from the ledger)."""
-    validate_name("shot", shot)
-    validate_name("take", name)
+    shot, name = validate_name("shot", shot), validate_name("take", name)
     for take in _published(absolute(root) / shot / name):
         if take.record.get("job_id") == job_id:
             return take
@@ -250,11 +249,11 @@ def list_takes(root: os.PathLike | str, shot: Optional[str] = None,
     """Published takes under root, sorted by shot, name and version."""
     base = absolute(root)
     if name is not None:
-        validate_name("take", name)
+        name = validate_name("take", name)
     shots = [base / validate_name("shot", shot)] if shot is not None else subdirs(base)
     takes: list[Take] = []
     for shot_dir in shots:
-        names = [shot_dir / validate_name("take", name)] if name is not None else subdirs(shot_dir)
+        names = [shot_dir / name] if name is not None else subdirs(shot_dir)
         for take_dir in names:
             takes.extend(_published(take_dir))
     return takes

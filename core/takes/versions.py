@@ -82,8 +82,8 @@ def reserve(root: os.PathLike | str, shot: str, name: str, job_id: str) -> Stagi
     count as taken even when their jobs are long dead: only the ledger knows that, and it
     removes them (see ``list_reservations``).
     """
-    validate_name("shot", shot)
-    validate_name("take", name)
+    shot = validate_name("shot", shot)
+    name = validate_name("take", name)
     validate_job_id(job_id)
     base = absolute(root)
     take_dir = base / shot / name

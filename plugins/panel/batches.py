@@ -2,8 +2,10 @@
 
 A batch outlives the request that started it (a detached engine process judges and ranks after
 its jobs end), so the panel watches for the batch's JSON and then shows the ranks on the takes
-and the contact sheet under them. All of that waiting and showing is here; sending the batch
-is the panel's submit (panel.py).
+and the contact sheet under them. It outlives the panel too: a panel opened again (a new host
+session) asks `genplate batches --json` for the shot, shows the last finished batch and follows
+one still running. All of that waiting and showing is here; sending the batch is the panel's
+submit (panel.py).
 """
 from __future__ import annotations
 
@@ -52,6 +54,44 @@ class DraftBatchesMixin:
         return self.sheet_box
 
     # -- draft batches -------------------------------------------------------------------
+
+    def reopen_batches(self) -> None:
+        """The shot's batches as the engine knows them: ranks and the last sheet shown again,
+        a batch still being run followed as if sent from here."""
+        shot = self.shot.text().strip()
+        if not shot:
+            return
+        # An engine without `batches` (older than this panel) has nothing to reopen: quiet.
+        self.client.batches(self.root.text().strip(), shot, self._on_batches,
+                            lambda _message: None)
+
+    def _on_batches(self, payload: dict) -> None:
+        listed = [b for b in payload.get("batches") or []
+                  if isinstance(b, dict) and b.get("batch")]  # newest first
+        done = [b for b in listed if b.get("state") == "done"]
+        for batch in reversed(done):  # oldest first: a take's newest batch gives its rank
+            for draft in batch.get("drafts") or []:
+                if isinstance(draft, dict) and draft.get("take_dir") and draft.get("rank"):
+                    self._ranks[str(draft["take_dir"])] = int(draft["rank"])
+        for batch in listed:
+            batch_id = str(batch["batch"])
+            if batch.get("state") == "running" and batch.get("batch_json") \
+                    and batch_id not in self._batches:
+                self._batches[batch_id] = {"batch": batch_id, "jobs": [],
+                                           "contact_sheet": str(batch.get("contact_sheet") or ""),
+                                           "batch_json": str(batch["batch_json"]),
+                                           "log": str(batch.get("log") or "")}
+                self._batch_timer.start()
+        cut = [str(b["batch"]) for b in listed if b.get("state") == "interrupted"]
+        if done and self.last_batch is None:
+            newest = done[0]
+            self._on_batch_done({"batch": str(newest["batch"]),
+                                 "contact_sheet": str(newest.get("contact_sheet") or "")}, newest)
+        elif done:
+            self.refresh_takes()
+        if cut:
+            self._say(f"batch {', '.join(cut)} was cut short: `genplate resume` finishes it "
+                      f"(no second generation)")
 
     def _on_drafts_submitted(self, payload: dict) -> None:
         self.generate.setEnabled(True)

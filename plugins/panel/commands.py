@@ -168,6 +168,16 @@ def show_args(take: str, root: str = "") -> list[str]:
     return args
 
 
+def batches_args(root: str = "", shot: str = "", limit: int = 20) -> list[str]:
+    """`genplate batches --json`: a shot's draft batches, newest first, finished or not."""
+    args = ["batches", "--json", "-n", str(int(limit))]
+    if root:
+        args += ["--root", root]
+    if shot:
+        args += ["--shot", shot]
+    return args
+
+
 def promote_args(take: str, root: str = "") -> list[str]:
     args = ["promote", take, "--json", "--detach"]
     if root:
@@ -211,5 +221,5 @@ def run_json(args: list[str], *, timeout: float = 120.0) -> dict:
 
 
 __all__ = ["RequestFields", "CommandFailed", "submit_args", "drafts_args", "annotate_args", "jobs_args", "job_args",
-           "cancel_args", "takes_args", "show_args", "promote_args", "parse_answer", "run_json",
+           "cancel_args", "takes_args", "show_args", "promote_args", "batches_args", "parse_answer", "run_json",
            "QUALITIES", "RESOLUTIONS", "MASTER_RESOLUTIONS", "DURATIONS", "ASPECT_RATIOS"]

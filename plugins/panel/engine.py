@@ -237,6 +237,9 @@ class EngineClient(QtCore.QObject):
     def show(self, take: str, on_answer: Answer, on_failure: Failure, *, root: str = "") -> None:
         self.call(C.show_args(take, root), on_answer, on_failure)
 
+    def batches(self, root: str, shot: str, on_answer: Answer, on_failure: Failure) -> None:
+        self.call(C.batches_args(root, shot), on_answer, on_failure)
+
     def promote(self, take: str, on_answer: Answer, on_failure: Failure, *, root: str = "") -> None:
         self.call(C.promote_args(take, root), on_answer, on_failure, timeout=120.0)
 

@@ -101,6 +101,7 @@ class GenplatePanel(RequestFormMixin, JobQueueMixin, TakeListMixin, DraftBatches
     def _start(self) -> None:
         self.monitor.start()
         self.refresh_takes()
+        self.reopen_batches()
         self.client.probe_command("promote", self._on_promote_probe)
         self._sync_buttons()
 
