@@ -53,6 +53,7 @@ class OfflineBackend(Backend):
 
     def __init__(self, store_dir: str | os.PathLike) -> None:
         self.store = Path(store_dir)
+        self.local_outputs = self.store  # its outputs are file URLs into its own store, only
         self._lock = threading.Lock()
         self._renders: dict[str, threading.Thread] = {}
         self._tokens: dict[str, list[CancelToken]] = {}

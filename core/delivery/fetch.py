@@ -42,8 +42,9 @@ import urllib3
 from ..digest import file_sha256
 from ..progress import CancelToken, ProgressFn, no_progress
 from ..secrets import install_filter, redact, redact_url
-from .limits import (DEADLINE_ENV, MIN_RATE_ENV, SCALE_ENV, WINDOW_ENV, Budget, Pace, Speed,
-                     budget_for_files, pace_from_env, plain_http_allowed, size_text, url_problem)
+from .limits import (DEADLINE_ENV, MIN_RATE_ENV, SCALE_ENV, WINDOW_ENV, Budget, FetchError,
+                     Pace, Speed, budget_for_files, pace_from_env, plain_http_allowed,
+                     size_text, url_problem)
 from .resume import (SNIFF, Partial, content_length, content_range, contradicts, if_range,
                      peek_text, retry_after, same_file, validator_of)
 from .unpack import EXTENSIONS, ArchiveTooLarge, extract_zip, kind_of_bytes, sniff_kind
@@ -63,10 +64,6 @@ class FetchedFile:
     kind: str  # by magic bytes: mp4, exr, png, jpeg, unknown (zip only before extraction)
     bytes: int
     sha256: str
-
-
-class FetchError(RuntimeError):
-    """An output could not be downloaded; the message names the output and never a signature."""
 
 
 class _Retry(Exception):

@@ -69,8 +69,13 @@ DEFAULT_MIN_RATE_KIB = 16.0
 DEFAULT_WINDOW = 60.0
 
 
-class LimitError(ValueError):
-    """A GENPLATE_* limit setting that is not a usable value."""
+class FetchError(RuntimeError):
+    """An output could not be downloaded; the message names the output and never a signature."""
+
+
+class LimitError(FetchError):
+    """A GENPLATE_* limit setting that is not a usable value (the job waits, resumable, until
+    it is fixed)."""
 
 
 @dataclass(frozen=True)
@@ -259,5 +264,5 @@ def _upper(asked: float) -> float:
     return asked + max(SIZE_SLACK, asked * SIZE_TOLERANCE)
 
 
-__all__ = ["Budget", "Pace", "LimitError", "budget_for", "budget_for_files", "pace_from_env",
+__all__ = ["Budget", "Pace", "FetchError", "LimitError", "budget_for", "budget_for_files", "pace_from_env",
            "plain_http_allowed", "url_problem", "is_loopback", "setting", "Speed", "size_text"]
