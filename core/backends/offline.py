@@ -64,6 +64,9 @@ class OfflineBackend(Backend):
     # -- create / reconcile ----------------------------------------------------------------
 
     def create(self, request: ShotRequest, *, job_id: str) -> str:
+        # The same checks the Luma backend's payload gets (request.validate decodes every
+        # input), before anything exists in the store.
+        request.validate()
         for gen_id in _generation_refs(request):
             self._finished_dir(gen_id)  # refuses, before anything exists, an unknown generation
         for role, ref in request.media_refs():
