@@ -366,3 +366,23 @@ def test_the_budget_formula_for_a_master_and_a_draft():
     draft = budget_for(ShotRequest.draft("a"))
     assert draft.bytes == 16 * 2 ** 20 + 121 * 640 * 360
     assert budget_for(ShotRequest.draft("a"), scale=2.0).bytes == 2 * draft.bytes
+
+
+def test_the_budget_scale_and_ratio_are_read_from_their_settings(monkeypatch):
+    from genplate.core.delivery.limits import LimitError, budget_for, pace_from_env
+    from genplate.core.request import ShotRequest
+
+    draft = ShotRequest.draft("a")
+    base = budget_for(draft).bytes
+    monkeypatch.setenv("GENPLATE_DELIVERY_BUDGET_SCALE", "3")
+    monkeypatch.setenv("GENPLATE_UNPACK_MAX_RATIO", "20")
+    monkeypatch.setenv("GENPLATE_FETCH_DEADLINE", "90")
+    monkeypatch.setenv("GENPLATE_FETCH_MIN_RATE_KIB", "2")
+    monkeypatch.setenv("GENPLATE_FETCH_RATE_WINDOW", "30")
+    assert budget_for(draft).bytes == 3 * base and budget_for(draft).ratio == 20
+    pace = pace_from_env()
+    assert (pace.deadline, pace.min_rate, pace.window) == (90, 2048, 30)
+    monkeypatch.setenv("GENPLATE_FETCH_RATE_WINDOW", "-1")
+    with pytest.raises(LimitError, match="GENPLATE_FETCH_RATE_WINDOW='-1' must be a number of "
+                                         "at least 0.1"):
+        pace_from_env()

@@ -158,8 +158,11 @@ class Handler(BaseHTTPRequestHandler):
                 pass
             self.close_connection = True
             return
-        if fault == "redirect":
+        if fault == "redirect-file":
             return reply(302, headers={"Location": "file:///etc/passwd"})
+        if fault == "redirect":  # to the same object under another name: followed
+            return reply(307, headers={"Location": store.url(parts.path + ".moved")[len(
+                f"http://127.0.0.1:{store.port}"):]})
         if fault == "no-length":  # HTTP/1.0 style: the body ends when the connection does
             entry["status"] = 200
             self.send_response(200)
@@ -769,11 +772,17 @@ def test_a_file_url_is_read_only_inside_the_backends_own_store(tmp_path):
     assert not list((tmp_path / "d").glob("output-0*"))
 
 
-def test_a_redirect_is_not_followed(store, tmp_path):
-    store.files["/v"] = mp4_bytes(1000)
+def test_a_redirect_is_followed_only_where_an_output_url_could_lead(store, tmp_path):
+    data = mp4_bytes(1000)
+    store.files["/v"] = store.files["/v.moved"] = data
     store.fault("/v", "redirect")
-    with pytest.raises(FetchError, match="redirect .HTTP 302."):
-        fetch_outputs(tmp_path, [Output("video", store.url("/v"))], refresh=None,
+    files = fetch_outputs(tmp_path / "a", [Output("video", store.url("/v"))], refresh=None,
+                          progress=lambda *a: None, cancel=None, **FAST)
+    assert files[0].path.read_bytes() == data
+    assert [r["path"] for r in store.requests] == ["/v", "/v.moved"]
+    store.fault("/v", "redirect-file")
+    with pytest.raises(FetchError, match="redirects to file:///etc/passwd, a file URL"):
+        fetch_outputs(tmp_path / "b", [Output("video", store.url("/v"))], refresh=None,
                       progress=lambda *a: None, cancel=None, **FAST)
 
 

@@ -170,3 +170,12 @@ def test_a_frame_that_never_decodes_stops_the_job_after_one_more_fetch(world, em
     job = start(world, MASTER)
     assert_stopped_resumable(job, L.INGESTING, "cannot be read", "ray3_aces.0001.exr")
     assert len(downloads(emu)) == 3
+
+
+def test_a_limit_setting_that_is_no_number_keeps_the_job_resumable(world, emu, monkeypatch):
+    monkeypatch.setenv("GENPLATE_DELIVERY_BUDGET_SCALE", "lots")
+    job = start(world, DRAFT)
+    assert_stopped_resumable(job, L.DELIVERED, "GENPLATE_DELIVERY_BUDGET_SCALE='lots' is not a number")
+    monkeypatch.setenv("GENPLATE_DELIVERY_BUDGET_SCALE", "2")
+    job = world["runner"].run(job.id)
+    assert job.state == L.READY, job.error

@@ -23,17 +23,15 @@ from __future__ import annotations
 
 import hashlib
 import http.client
-import json
 import logging
 import os
 import random
 import re
 import shutil
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Optional, Sequence
-from urllib.parse import urlsplit
+from urllib.parse import urljoin, urlsplit
 from urllib.request import url2pathname
 
 import requests
@@ -47,23 +45,17 @@ from .limits import (DEADLINE_ENV, MIN_RATE_ENV, SCALE_ENV, WINDOW_ENV, Budget, 
                      size_text, url_problem)
 from .resume import (SNIFF, Partial, content_length, content_range, contradicts, if_range,
                      peek_text, retry_after, same_file, validator_of)
+from .records import FetchedFile, discard_outputs, existing, read_record, write_record
 from .unpack import EXTENSIONS, ArchiveTooLarge, extract_zip, kind_of_bytes, sniff_kind
 
 log = install_filter(logging.getLogger(__name__))
 
 DEFAULT_TIMEOUT = (10.0, 60.0)  # (connect, read) seconds; a read timeout is per chunk, not per file
 CHUNK = 1 << 20
+MAX_REDIRECTS = 5
 # How object stores word an expired signature in a 400/410 body ("Request has expired",
 # "ExpiredToken", "Signature expired", "URL has expired").
 _EXPIRY = re.compile(r"expir", re.IGNORECASE)
-
-
-@dataclass(frozen=True)
-class FetchedFile:
-    path: Path
-    kind: str  # by magic bytes: mp4, exr, png, jpeg, unknown (zip only before extraction)
-    bytes: int
-    sha256: str
 
 
 class _Retry(Exception):
@@ -119,27 +111,6 @@ def fetch_outputs(dest_dir: os.PathLike | str, outputs: Sequence, *,
         fetcher.close()
 
 
-def discard_outputs(dest_dir: os.PathLike | str, damaged: Sequence[os.PathLike | str]) -> list[int]:
-    """Forget the outputs that ``damaged`` files came from (the output itself, its ZIP's
-    extraction, its record), so the next ``fetch_outputs`` downloads them again; their indexes."""
-    dest = Path(dest_dir).absolute()
-    indexes = set()
-    for path in damaged:
-        try:
-            first = Path(path).absolute().relative_to(dest).parts[0]
-        except (ValueError, IndexError):
-            continue
-        match = re.fullmatch(r"output-(\d+)(?:\.[a-z0-9]+)?", first)
-        if match:
-            indexes.add(int(match.group(1)))
-    for index in sorted(indexes):
-        for leftover in dest.glob(f"output-{index}.*"):
-            leftover.unlink(missing_ok=True)
-        shutil.rmtree(dest / f"output-{index}", ignore_errors=True)
-        (dest / f".output-{index}.json").unlink(missing_ok=True)
-    return sorted(indexes)
-
-
 class _Fetcher:
     def __init__(self, dest: Path, outputs: list, *, refresh, progress: ProgressFn,
                  cancel: CancelToken, timeout, attempts: int, refreshes: int, backoff: float,
@@ -162,7 +133,7 @@ class _Fetcher:
         self.dest.mkdir(parents=True, exist_ok=True)
         result: list[FetchedFile] = []
         for index in range(len(self.outputs)):
-            delivered = self._existing(index) or self._fetch(index)
+            delivered = existing(self.dest, index, self.progress) or self._fetch(index)
             self.spent += delivered.bytes
             if delivered.kind == "zip":
                 result.extend(self._unpack(index, delivered))
@@ -208,52 +179,6 @@ class _Fetcher:
                              f"nothing was read from it")
         return url
 
-    # -- what is already on disk -----------------------------------------------------------
-
-    def _record_path(self, index: int) -> Path:
-        return self.dest / f".output-{index}.json"
-
-    def _read_record(self, index: int) -> dict:
-        try:
-            record = json.loads(self._record_path(index).read_text(encoding="utf-8"))
-            return record if isinstance(record, dict) else {}
-        except (OSError, ValueError):
-            return {}
-
-    def _write_record(self, index: int, record: dict) -> None:
-        path = self._record_path(index)
-        temp = path.with_name(path.name + ".tmp")
-        temp.write_text(json.dumps(record, indent=1), encoding="utf-8")
-        os.replace(temp, path)
-
-    def _existing(self, index: int) -> Optional[FetchedFile]:
-        """The output's file from an earlier call, re-verified (size and magic), or None."""
-        record = self._read_record(index)
-        for ext in sorted(set(EXTENSIONS.values())):
-            path = self.dest / f"output-{index}.{ext}"
-            if not path.is_file():
-                continue
-            size, kind = path.stat().st_size, sniff_kind(path)
-            if EXTENSIONS[kind] != ext or size == 0:
-                log.warning("%s is not what its name says (or empty); downloading it again",
-                            path)
-                path.unlink()
-                continue
-            if record.get("name") == path.name and record.get("bytes") == size \
-                    and record.get("kind") == kind and record.get("sha256"):
-                sha = record["sha256"]
-            elif record.get("name") == path.name and record.get("bytes") not in (None, size):
-                log.warning("%s changed size since it was downloaded; downloading it again", path)
-                path.unlink()
-                continue
-            else:  # renamed into place but its record never written (a crash between the two)
-                sha = file_sha256(path)
-                self._write_record(index, {"name": path.name, "kind": kind, "bytes": size,
-                                           "sha256": sha})
-            self.progress(size, size, path.name)
-            return FetchedFile(path, kind, size, sha)
-        return None
-
     # -- downloading -------------------------------------------------------------------------
 
     def _fetch(self, index: int) -> FetchedFile:
@@ -273,7 +198,7 @@ class _Fetcher:
         # The URL's last path segment is kept as provenance only (e.g. a frame number the
         # service put there); it never names a file here. The query, a signature, is dropped.
         source_name = urlsplit(self.outputs[index].url).path.rsplit("/", 1)[-1][:200]
-        self._write_record(index, {"name": final.name, "kind": kind, "bytes": size,
+        write_record(self.dest, index, {"name": final.name, "kind": kind, "bytes": size,
                                    "sha256": sha, "type": str(self.outputs[index].type),
                                    "source_name": source_name})
         return FetchedFile(final, kind, size, sha)
@@ -372,18 +297,7 @@ class _Fetcher:
         if part.size:
             headers["Range"] = f"bytes={part.size}-"
             headers["If-Range"] = if_range(part.validator)
-        try:
-            response = self._get_session().get(url, headers=headers, stream=True,
-                                               timeout=self.timeout, verify=True,
-                                               allow_redirects=False)
-        except requests.exceptions.SSLError as exc:
-            raise FetchError(f"output {index}: TLS verification failed for "
-                             f"{redact_url(url)}: {redact(str(exc))}") from None
-        except (requests.exceptions.ConnectionError, requests.exceptions.Timeout) as exc:
-            raise _Retry(f"cannot connect ({type(exc).__name__})") from None
-        except requests.exceptions.RequestException as exc:
-            raise FetchError(f"output {index}: cannot request {redact_url(url)}: "
-                             f"{redact(str(exc))}") from None
+        response = self._get(index, url, headers)
         with response:
             status = response.status_code
             if status in (200, 206):
@@ -398,14 +312,38 @@ class _Fetcher:
                 raise _Expired(f"the URL has expired (HTTP {status}) for {redact_url(url)}")
             if status == 429 or status >= 500:
                 raise _Retry(f"HTTP {status}", retry_after=retry_after(response))
-            if 300 <= status < 400:
-                # Followed, a redirect could lead anywhere (a file, a plain http host): the
-                # service's URLs are the object itself.
-                raise FetchError(f"output {index}: {redact_url(url)} answered a redirect "
-                                 f"(HTTP {status}); outputs are fetched from their own URL only")
             detail = redact(" ".join(body[:200].split()))
             raise FetchError(f"output {index}: HTTP {status} from {redact_url(url)}"
                              + (f": {detail}" if detail else ""))
+
+    def _get(self, index: int, url: str, headers: dict):
+        """The GET's response, redirects followed only to URLs an output may have itself
+        (a storage service may redirect; to a file or plain http it must not lead)."""
+        for _ in range(MAX_REDIRECTS + 1):
+            try:
+                response = self._get_session().get(url, headers=headers, stream=True,
+                                                   timeout=self.timeout, verify=True,
+                                                   allow_redirects=False)
+            except requests.exceptions.SSLError as exc:
+                raise FetchError(f"output {index}: TLS verification failed for "
+                                 f"{redact_url(url)}: {redact(str(exc))}") from None
+            except (requests.exceptions.ConnectionError, requests.exceptions.Timeout) as exc:
+                raise _Retry(f"cannot connect ({type(exc).__name__})") from None
+            except requests.exceptions.RequestException as exc:
+                raise FetchError(f"output {index}: cannot request {redact_url(url)}: "
+                                 f"{redact(str(exc))}") from None
+            location = response.headers.get("Location")
+            if not (response.is_redirect and location):
+                return response
+            response.close()
+            target = urljoin(url, location)
+            problem = url_problem(target, plain_http=self.plain_http, local_root=None)
+            if problem is not None:
+                raise FetchError(f"output {index}: {redact_url(url)} redirects to "
+                                 f"{redact_url(target)}, {problem}; nothing was read from it")
+            url = target
+        raise FetchError(f"output {index}: more than {MAX_REDIRECTS} redirects from "
+                         f"{redact_url(url)}")
 
     def _stream(self, index: int, response, part: Partial) -> None:
         """Append the response body to ``part`` and check it ends where the server said."""
@@ -539,7 +477,7 @@ class _Fetcher:
         except ArchiveTooLarge as exc:
             # Our bound, not the archive's fault alone: keep the job resumable, say which.
             raise FetchError(f"output {index}: {exc}") from None
-        record = self._read_record(index)
+        record = read_record(self.dest, index)
         known = {item.get("name"): item for item in record.get("files", [])
                  if isinstance(item, dict)}
         files, changed = [], False
@@ -556,7 +494,7 @@ class _Fetcher:
         if changed or len(known) != len(files):
             record["files"] = [{"name": f.path.relative_to(self.dest).as_posix(), "kind": f.kind,
                                 "bytes": f.bytes, "sha256": f.sha256} for f in files]
-            self._write_record(index, record)
+            write_record(self.dest, index, record)
         return files
 
 
