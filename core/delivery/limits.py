@@ -189,8 +189,11 @@ class Speed:
 
     def observe(self, received: int) -> Optional[float]:
         now = time.monotonic()
-        self.samples.append((now, received))
         window = self.pace.window
+        # A sample every 1/50 of a window is enough to measure it, and bounds their number
+        # however small the reads of a fast link are.
+        if now - self.samples[-1][0] >= window / 50:
+            self.samples.append((now, received))
         # Keep the newest sample at least a window old as the window's start.
         while len(self.samples) > 1 and self.samples[1][0] <= now - window:
             self.samples.popleft()
