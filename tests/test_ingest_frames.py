@@ -163,3 +163,13 @@ def test_a_video_that_does_not_open_is_damage(tmp_path):
     with pytest.raises(DeliveryDamaged) as caught:
         run_ingest(tmp_path, [clip.path])
     assert caught.value.paths == [str(clip.path)]
+
+
+def test_allow_gaps_on_generate_is_recorded_with_the_job(capsys):
+    from genplate.core.jobs import ledger as L
+
+    code, out = cli(capsys, "submit", "a kite over a beach", "--backend", "offline", "--allow-gaps")
+    assert code == 0, out
+    assert L.Ledger().get(out["job"]["id"]).publish["allow_gaps"] is True
+    code, out = cli(capsys, "submit", "a kite over a beach", "--backend", "offline")
+    assert L.Ledger().get(out["job"]["id"]).publish["allow_gaps"] is False

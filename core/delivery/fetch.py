@@ -462,9 +462,6 @@ class _Fetcher:
             # A session of its own, never the API client's: presigned URLs must not receive
             # the API key, and the object store would refuse a second credential anyway.
             self._session = requests.Session()
-            # No proxy or .netrc from the environment: a .netrc credential must not travel to
-            # a URL the service chose.
-            self._session.trust_env = False
         return self._session
 
     # -- ZIP deliveries --------------------------------------------------------------------
