@@ -434,6 +434,13 @@ def _check_ref(role: str, ref: MediaRef) -> None:
         size = path.stat().st_size
         if size == 0 or size > MAX_FILE_BYTES:
             raise RequestError(role, f"{ref.path} ({size} bytes)", "a file of 1 byte to 5 GiB")
+        # Decoded here, for every backend alike, before anything is sent (inputs.py).
+        from .inputs import MediaProblem, check_image, check_video
+
+        try:
+            (check_video if role == "source" else check_image)(path)
+        except MediaProblem as exc:
+            raise RequestError(role, ref.path, str(exc)) from None
     if ref.url and not ref.url.startswith(("https://", "http://")):
         raise RequestError(role, ref.url, "a public http(s) URL, or a local path")
 

@@ -10,14 +10,37 @@ A test tells it what to do:
 
 * ``plan(...)``: how the next generation goes (completes after N polls or seconds, or fails
   with a failure code and reason; which outputs: ``mp4``, ``exr_zip``, ``exr_files``,
-  ``evil_zip``, ``png``, ``jpeg``).
+  ``evil_zip``, ``png``, ``jpeg``, and the hostile ones below).
 * ``inject(route, kind, ...)``: a fault on a route (``create``, ``get``, ``files.create``,
   ``files.get``, ``files.complete``, ``files.list``, ``upload``, ``download``): ``status`` (any
   status, with ``detail``/``body``/``retry_after``), ``drop_before`` (close the connection
   before acting), ``drop_after`` (act, then close without answering), ``slow`` (act, then
   answer after ``delay`` seconds), ``expire`` (a download answers 403 as an expired URL does),
-  ``truncate`` (a download sends half its bytes, then closes).
+  ``truncate`` (a download sends half its bytes, then closes), and the hostile ones below.
 * ``listen_delay`` on ``start``: the port is bound but refuses connections for a while.
+
+Where each behaviour comes from:
+
+* Documented (luma-agents-api.md): the endpoints, states, failure codes and HTTP errors; the
+  request rules in ``_validate_create``; presigned output URLs that expire after an hour and
+  are minted afresh by a new GET; an MP4 (HDR-tagged or not) and, with ``exr_export``, half
+  float DWAB ACES2065-1 EXR frames; 24 fps, 121 frame slots for 5 s. Outputs have the
+  request's frame size (``video_size`` / ``exr_size`` override it: a delivery that differs
+  from the request, which ingest refuses; ``frames`` shortens clips for speed).
+* Not documented, built for either answer: how the EXR comes (one ZIP by default, loose files
+  with ``exr_files``); the MP4's layout (ours: moov first, a title and a trailing ``free``
+  box, so two versions of one output differ at both ends and are the same size).
+* Object-store conventions for the download URLs (S3-style presigned GETs; the store behind
+  Luma's URLs is not documented): ``ETag`` and ``Last-Modified`` on every object, ``Range``
+  answered 206 with ``Content-Range`` or 416, ``If-Range`` honoured (RFC 7233 §3.2; S3 does,
+  aws/aws-sdk-kotlin#1645), 403 with ``AccessDenied`` / "Request has expired" for a dead URL.
+* Hostile test fixtures (no real service is known to do these; issue #14's failures): outputs
+  ``file_url`` (an output URL naming ``file:///etc/passwd``), ``zip_bomb`` (a ZIP expanding
+  ~1000x), ``huge_exr`` (an EXR whose header declares 30000 x 30000), ``exr_zip_hole`` (a
+  zero-byte frame in the package); download faults ``endless`` (no Content-Length, a body that
+  never ends), ``drip`` (one byte every ``delay`` seconds), ``splice`` (a resume answered 206
+  from a changed object, ignoring If-Range), ``damaged`` (a copy whose frame or file is cut
+  short inside a valid container, answered whole).
 
 It counts what matters: creates received and creates acted on, per genplate job (taken from
 the ``X-Request-Id`` genplate sends, ``<job>:create:<n>``), every signature it issued, and any
@@ -33,6 +56,7 @@ import json
 import os
 import re
 import socket
+import struct
 import tempfile
 import threading
 import time
@@ -44,6 +68,8 @@ from email.policy import default as email_policy
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Optional
 from urllib.parse import parse_qs, urlsplit
+
+import hostile
 
 TEST_KEY = "luma-api-test-0123456789abcdefSECRET"
 VIDEO_TYPES = ("video", "video_edit", "video_reframe")
@@ -82,6 +108,7 @@ class Fault:
     body: Optional[bytes] = None
     retry_after: Optional[str] = None
     delay: float = 0.0
+    name: Optional[str] = None  # a download fault only for this output (e.g. "frames.zip")
 
 
 @dataclass
@@ -94,6 +121,8 @@ class GenerationRecord:
     polls: int = 0
     state: str = "queued"
     outputs: list = field(default_factory=list)  # [(type, name, bytes)]
+    # name -> {"changed": () -> the object's next version, "damaged": () -> a cut-short copy}
+    variants: dict = field(default_factory=dict)
 
 
 def frame_size(resolution: str, aspect: str) -> tuple[int, int]:
@@ -105,17 +134,24 @@ def frame_size(resolution: str, aspect: str) -> tuple[int, int]:
 
 # -- media the emulator delivers (cached per process: tests make the same few many times) --------
 
-def make_mp4(width: int, height: int, frames: int) -> bytes:
-    """A small H.264 MP4, SDR, tagged BT.709 (primaries, transfer, matrix), 24 fps."""
-    key = ("mp4", width, height, frames)
+def make_mp4(width: int, height: int, frames: int, version: int = 0) -> bytes:
+    """A small H.264 MP4, SDR, tagged BT.709 (primaries, transfer, matrix), 24 fps.
+
+    Its moov comes first (faststart) with a title naming ``version``, and a 4 KiB ``free`` box
+    of that version's bytes ends it: two versions are the same size, decode alike and differ
+    at both ends, so a download spliced from the two is neither.
+    """
+    key = ("mp4", width, height, frames, version)
     with _MEDIA_LOCK:
         if key in _MEDIA_CACHE:
             return _MEDIA_CACHE[key]
     import av
     import numpy as np
 
-    buf = io.BytesIO()
-    container = av.open(buf, "w", format="mp4")
+    tmp = tempfile.NamedTemporaryFile(suffix=".mp4", delete=False)  # faststart rewrites a file
+    tmp.close()
+    container = av.open(tmp.name, "w", format="mp4", options={"movflags": "faststart"})
+    container.metadata["title"] = f"genplate emulator output, version {version % 10}"
     stream = container.add_stream("libx264", rate=24)
     stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
     cc = stream.codec_context
@@ -132,7 +168,9 @@ def make_mp4(width: int, height: int, frames: int) -> bytes:
     for packet in stream.encode():
         container.mux(packet)
     container.close()
-    data = buf.getvalue()
+    with open(tmp.name, "rb") as f:
+        data = f.read() + struct.pack(">I", 8 + 4096) + b"free" + bytes([version % 256]) * 4096
+    os.unlink(tmp.name)
     with _MEDIA_LOCK:
         _MEDIA_CACHE[key] = data
     return data
@@ -197,13 +235,13 @@ def make_image(width: int, height: int, fmt: str) -> bytes:
 
 class LumaEmulator:
     def __init__(self, key: str = TEST_KEY, *, video_size: Optional[tuple[int, int]] = None,
-                 frames: Optional[int] = None, exr_size: Optional[tuple[int, int]] = (64, 36),
+                 frames: Optional[int] = None, exr_size: Optional[tuple[int, int]] = None,
                  url_ttl: float = 3600.0, file_ready_polls: int = 1,
                  rate_limit_rpm: Optional[int] = None) -> None:
         self.key = key
         self.video_size = video_size  # None: the request's frame size
         self.frames = frames  # None: the request's frame count (121 for 5 s)
-        self.exr_size = exr_size  # None: the request's frame size (slow: real master frames)
+        self.exr_size = exr_size  # None: the request's frame size
         self.url_ttl = url_ttl
         self.file_ready_polls = file_ready_polls
         self.rate_limit_rpm = rate_limit_rpm
@@ -306,10 +344,10 @@ class LumaEmulator:
             self._faults.append(fault)
         return fault
 
-    def _take_fault(self, route: str) -> Optional[Fault]:
+    def _take_fault(self, route: str, name: Optional[str] = None) -> Optional[Fault]:
         with self._lock:
             for fault in self._faults:
-                if fault.route == route and fault.times > 0:
+                if fault.route == route and fault.times > 0 and fault.name in (None, name):
                     fault.times -= 1
                     return fault
         return None
@@ -369,7 +407,9 @@ class LumaEmulator:
             if self._stale_answers > 0:
                 self._stale_answers -= 1
                 ttl = -10.0
-            body["output"] = [{"type": t, "url": self.sign(f"/outputs/{gen.id}/{name}", ttl)}
+            # A name with a scheme is the URL itself (the hostile ``file_url`` output).
+            body["output"] = [{"type": t, "url": name if "://" in name else
+                               self.sign(f"/outputs/{gen.id}/{name}", ttl)}
                               for t, name, _ in gen.outputs]
         return body
 
@@ -405,14 +445,26 @@ class LumaEmulator:
         for kind in kinds:
             if kind == "mp4":
                 out.append(("video", "video.mp4", make_mp4(vw, vh, frames)))
+                gen.variants["video.mp4"] = {"changed": lambda: make_mp4(vw, vh, frames, 1)}
             elif kind == "exr_zip":
                 out.append(("exr", "frames.zip", make_zip(make_exr_frames(ew, eh, frames))))
+                gen.variants["frames.zip"] = {"damaged": lambda: make_zip(
+                    hostile.with_truncated_frame(make_exr_frames(ew, eh, frames), 1))}
             elif kind == "exr_files":
                 out += [("exr", name, data) for name, data in make_exr_frames(ew, eh, frames)]
             elif kind == "evil_zip":
                 frames_ = make_exr_frames(ew, eh, frames)
                 out.append(("exr", "frames.zip",
                             make_zip(frames_[:3] + [("../../escaped.exr", frames_[0][1])])))
+            elif kind == "file_url":  # hostile: the service names a file on this machine
+                out.append(("video", "file:///etc/passwd", b""))
+            elif kind == "zip_bomb":  # hostile: ~1000x expansion, honest sizes
+                out.append(("exr", "frames.zip", hostile.zip_bomb()))
+            elif kind == "huge_exr":  # hostile: a header declaring 30000 x 30000
+                out.append(("exr", "frame.exr", hostile.huge_exr()))
+            elif kind == "exr_zip_hole":  # hostile: a zero-byte frame in the package
+                frames_ = hostile.with_empty_frame(make_exr_frames(ew, eh, frames), frames // 2)
+                out.append(("exr", "frames.zip", make_zip(frames_)))
             elif kind in ("png", "jpeg"):
                 out.append(("image", f"image.{'png' if kind == 'png' else 'jpg'}",
                             make_image(96, 54, kind)))
@@ -563,7 +615,7 @@ class _Handler(BaseHTTPRequestHandler):
             return self._send(401, {"detail": "Invalid API key"})
         if route == "unknown":
             return self._send(404, {"detail": "Not Found"})
-        fault = emu._take_fault(route)
+        fault = emu._take_fault(route, args[1] if route == "download" and len(args) == 2 else None)
         if fault is not None and fault.kind == "drop_before":
             if route == "create":
                 emu.creates_received[self._job()] += 1
@@ -777,9 +829,24 @@ class _Handler(BaseHTTPRequestHandler):
             blob = next((data for _, name, data in gen.outputs if name == args[1]), None)
         if blob is None:
             return self._send(404, raw=b"<Error><Code>NoSuchKey</Code></Error>")
-        start, status, headers = 0, 200, {"Accept-Ranges": "bytes",
-                                          "ETag": '"' + hashlib.md5(blob).hexdigest() + '"'}
-        match = re.fullmatch(r"bytes=(\d+)-(\d*)", self.headers.get("Range") or "")
+        requested = self.headers.get("Range")
+        honour_if_range = True
+        if fault is not None and fault.kind == "damaged":  # hostile: a cut-short copy, whole
+            blob = gen.variants[args[1]]["damaged"]()
+        if fault is not None and fault.kind == "splice" and requested:
+            # hostile: the object changed since the first bytes, and the store ignores If-Range
+            blob = gen.variants[args[1]]["changed"]()
+            with emu._lock:
+                gen.outputs = [(t, n, blob if n == args[1] else d) for t, n, d in gen.outputs]
+            honour_if_range = False
+        etag = '"' + hashlib.md5(blob).hexdigest() + '"'
+        modified = time.strftime("%a, %d %b %Y %H:%M:%S GMT", time.gmtime(gen.created))
+        start, status, headers = 0, 200, {"Accept-Ranges": "bytes", "ETag": etag,
+                                          "Last-Modified": modified}
+        condition = self.headers.get("If-Range")
+        if requested and condition and honour_if_range and condition not in (etag, modified):
+            requested = None  # RFC 7233 §3.2: not the file the client has part of: all of it
+        match = re.fullmatch(r"bytes=(\d+)-(\d*)", requested or "")
         if match:
             start = int(match.group(1))
             end = int(match.group(2)) if match.group(2) else len(blob) - 1
@@ -790,23 +857,40 @@ class _Handler(BaseHTTPRequestHandler):
             headers["Content-Range"] = f"bytes {start}-{start + len(blob_part) - 1}/{len(blob)}"
         else:
             blob_part = blob
-        if fault is not None and fault.kind == "truncate":
-            self.send_response(status)
-            self.send_header("Content-Type", "application/octet-stream")
-            self.send_header("Content-Length", str(len(blob_part)))
-            for k, v in headers.items():
-                self.send_header(k, v)
-            self.end_headers()
-            self.wfile.write(blob_part[: len(blob_part) // 2])
-            self.wfile.flush()
-            try:
-                self.connection.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
-            return self._drop()
+        if fault is not None and fault.kind in ("truncate", "endless", "drip"):
+            return self._misbehave(fault, status, headers, blob_part)
         if self._after_acting(fault):
             return
         self._send(status, raw=blob_part, headers=headers, content_type="application/octet-stream")
+
+    def _misbehave(self, fault: Fault, status: int, headers: dict, body: bytes) -> None:
+        """A download answer that goes wrong after its headers."""
+        self.emulator.log.append((self.command, self._route, status))
+        self.send_response(status)
+        self.send_header("Content-Type", "application/octet-stream")
+        if fault.kind == "endless":  # hostile: no length, and a body that never ends
+            self.send_header("Connection", "close")
+        else:
+            self.send_header("Content-Length", str(len(body)))
+        for k, v in headers.items():
+            self.send_header(k, v)
+        self.end_headers()
+        try:
+            if fault.kind == "endless":
+                while True:
+                    self.wfile.write(body)
+            elif fault.kind == "drip":  # hostile: one byte every ``delay`` seconds
+                for i in range(len(body)):
+                    self.wfile.write(body[i:i + 1])
+                    self.wfile.flush()
+                    time.sleep(fault.delay)
+            else:  # truncate: half the bytes, then the connection closes
+                self.wfile.write(body[: len(body) // 2])
+                self.wfile.flush()
+                self.connection.shutdown(socket.SHUT_RDWR)
+        except OSError:  # the client hung up, as it should on a hostile answer
+            pass
+        self.close_connection = True
 
 
 __all__ = ["LumaEmulator", "Plan", "Fault", "TEST_KEY", "FAILURE_CODES", "make_mp4",

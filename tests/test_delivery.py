@@ -304,3 +304,85 @@ def test_cancelled_extraction_leaves_nothing(tmp_path):
     with pytest.raises(Cancelled):
         extract_zip(z, tmp_path / "out", progress=progress, cancel=token)
     assert nothing_left(tmp_path / "out")
+
+
+# -- the delivery's budget ---------------------------------------------------------------------
+
+def _budget(**kw):
+    from genplate.core.delivery.limits import Budget
+
+    values = dict(bytes=10 ** 9, files=100, ratio=100.0, basis="360p 5s SDR 16:9")
+    values.update(kw)
+    return Budget(**values)
+
+
+def test_a_zip_bomb_is_refused_by_its_ratio_before_anything_is_written(tmp_path):
+    from genplate.core.delivery.unpack import ArchiveTooLarge
+
+    z = write_zip(tmp_path / "bomb.zip", {f"f.{i:04d}.exr": bytes(8 * 1024 * 1024) for i in range(4)})
+    assert z.stat().st_size < 200_000  # 32 MiB of zeros in a few KiB: honest sizes, a huge ratio
+    dest = tmp_path / "out"
+    with pytest.raises(ArchiveTooLarge, match=r"would expand \d+ times.*over the 100x bound "
+                                              r"\(GENPLATE_UNPACK_MAX_RATIO\)"):
+        extract_zip(z, dest, budget=_budget())
+    assert nothing_left(dest)
+    assert len(extract_zip(z, dest, budget=_budget(ratio=1e6))) == 4  # a genuine one, allowed
+
+
+def test_an_archive_over_the_requests_budget_is_refused_before_anything_is_written(tmp_path):
+    from genplate.core.delivery.unpack import ArchiveTooLarge
+
+    z = write_zip(tmp_path / "big.zip", {"a.exr": os.urandom(60_000), "b.exr": os.urandom(60_000)})
+    with pytest.raises(ArchiveTooLarge, match="more than 97.7 KiB, the budget of a 360p 5s SDR "
+                                              "16:9 delivery.*GENPLATE_DELIVERY_BUDGET_SCALE"):
+        extract_zip(z, tmp_path / "out", budget=_budget(bytes=100_000))
+    assert nothing_left(tmp_path / "out")
+
+
+def test_an_archive_with_more_entries_than_frames_asked_for_is_refused(tmp_path):
+    from genplate.core.delivery.limits import budget_for
+    from genplate.core.delivery.unpack import ArchiveTooLarge
+    from genplate.core.request import ShotRequest
+
+    draft = budget_for(ShotRequest.draft("a kite"))
+    assert draft.files == 2 * 121 + 16
+    z = write_zip(tmp_path / "many.zip", {f"f.{i:05d}.exr": b"x" for i in range(draft.files + 1)})
+    with pytest.raises(ArchiveTooLarge, match=f"more than {draft.files} files, the most a 360p 5s "
+                                              f"SDR 16:9 delivery may hold"):
+        extract_zip(z, tmp_path / "out", budget=draft)
+    assert nothing_left(tmp_path / "out")
+
+
+def test_the_budget_formula_for_a_master_and_a_draft():
+    from genplate.core.delivery.limits import budget_for
+    from genplate.core.request import ShotRequest
+
+    master = budget_for(ShotRequest.master("a", resolution="1080p", duration="10s"))
+    # 241 x 1920 x 1080: 1 byte a pixel of video, RGBA half of EXR, 64 KiB a frame, 16 MiB.
+    assert master.bytes == 16 * 2 ** 20 + 241 * 1920 * 1080 * (1 + 8) + 241 * 64 * 1024
+    assert 4e9 < master.bytes < 5e9  # "a few GB at most"
+    assert (master.width, master.height, master.channels, master.pixel_types) == \
+        (1920, 1080, 4, ("half",))
+    draft = budget_for(ShotRequest.draft("a"))
+    assert draft.bytes == 16 * 2 ** 20 + 121 * 640 * 360
+    assert budget_for(ShotRequest.draft("a"), scale=2.0).bytes == 2 * draft.bytes
+
+
+def test_the_budget_scale_and_ratio_are_read_from_their_settings(monkeypatch):
+    from genplate.core.delivery.limits import LimitError, budget_for, pace_from_env
+    from genplate.core.request import ShotRequest
+
+    draft = ShotRequest.draft("a")
+    base = budget_for(draft).bytes
+    monkeypatch.setenv("GENPLATE_DELIVERY_BUDGET_SCALE", "3")
+    monkeypatch.setenv("GENPLATE_UNPACK_MAX_RATIO", "20")
+    monkeypatch.setenv("GENPLATE_FETCH_DEADLINE", "90")
+    monkeypatch.setenv("GENPLATE_FETCH_MIN_RATE_KIB", "2")
+    monkeypatch.setenv("GENPLATE_FETCH_RATE_WINDOW", "30")
+    assert budget_for(draft).bytes == 3 * base and budget_for(draft).ratio == 20
+    pace = pace_from_env()
+    assert (pace.deadline, pace.min_rate, pace.window) == (90, 2048, 30)
+    monkeypatch.setenv("GENPLATE_FETCH_RATE_WINDOW", "-1")
+    with pytest.raises(LimitError, match="GENPLATE_FETCH_RATE_WINDOW='-1' must be a number of "
+                                         "at least 0.1"):
+        pace_from_env()

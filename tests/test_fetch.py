@@ -1,9 +1,11 @@
 """Downloading outputs: resumed, retried, refreshed, verified, atomic, and quiet about secrets.
 
 A small object store runs on 127.0.0.1 in a thread. It serves bytes with Range support,
-accepts only URLs whose token it considers valid (like a presigned URL that can expire), and
-can be told to misbehave on the next request for a path: a body cut short, a connection
-reset, 503, an expiry 400, a wrong range, or ignoring Range altogether.
+accepts only URLs whose token it considers valid (like a presigned URL that can expire), gives
+each object an ETag and a Last-Modified and honours If-Range (as S3 does: RFC 7233 §3.2,
+aws/aws-sdk-kotlin#1645), and can be told to misbehave on the next request for a path: a body
+cut short, a connection reset, 503, an expiry 400, a wrong range, or ignoring Range altogether.
+Plain http to it is allowed only because LUMA_BASE_URL points at this machine (``loopback``).
 """
 from __future__ import annotations
 
@@ -24,6 +26,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 from genplate.core.backends.base import Output
+from genplate.core.delivery.limits import Budget, Pace
 from genplate.core.delivery.unpack import ArchiveError
 from genplate.core.delivery.fetch import FetchedFile, FetchError, fetch_outputs
 from genplate.core.progress import Cancelled, CancelToken
@@ -39,6 +42,10 @@ def mp4_bytes(size: int = 100_000, seed: int = 1) -> bytes:
 
 def exr_bytes(size: int = 5000) -> bytes:
     return (b"\x76\x2f\x31\x01\x02\x00\x00\x00" + bytes(range(256)) * (size // 256 + 1))[:size]
+
+
+def budget(nbytes: int) -> Budget:
+    return Budget(bytes=nbytes, files=100, ratio=100.0, basis="test")
 
 
 def zip_bytes(entries: dict[str, bytes]) -> bytes:
@@ -57,6 +64,8 @@ class Store:
         self.valid_tokens = {"t0"}
         self.faults: dict[str, collections.deque] = collections.defaultdict(collections.deque)
         self.ignore_range = False
+        self.ignore_if_range = False  # a hostile store: 206 with whatever it holds now
+        self.validators = ("etag", "last-modified")  # which of the two it sends
         self.requests: list[dict] = []
         self.lock = threading.Lock()
         self.port = 0
@@ -95,6 +104,7 @@ class Handler(BaseHTTPRequestHandler):
         parts = urlsplit(self.path)
         token = parse_qs(parts.query).get("token", [""])[0]
         entry = {"path": parts.path, "range": self.headers.get("Range"),
+                 "if_range": self.headers.get("If-Range"),
                  "authorization": self.headers.get("Authorization")}
         store.requests.append(entry)
         data = store.files.get(parts.path)
@@ -122,9 +132,41 @@ class Handler(BaseHTTPRequestHandler):
                               b"has expired.</Message></Error>")
         if fault == "400-bad":
             return reply(400, b"<Error><Code>InvalidArgument</Code></Error>")
+        if fault == "endless":  # no length, and a body that never ends (a hostile server)
+            entry["status"] = 200
+            self.send_response(200)
+            self.send_header("Connection", "close")
+            self.end_headers()
+            self.close_connection = True
+            try:
+                while True:
+                    self.wfile.write(data)
+            except OSError:  # the client hung up, as it should
+                return
+        if fault == "drip":  # a length, then one byte every 0.1 s (a hostile server)
+            entry["status"] = 200
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(data)))
+            self.send_header("ETag", '"' + hashlib.md5(data).hexdigest() + '"')
+            self.end_headers()
+            try:
+                for i in range(len(data)):
+                    self.wfile.write(data[i:i + 1])
+                    self.wfile.flush()
+                    time.sleep(0.1)
+            except OSError:
+                pass
+            self.close_connection = True
+            return
+        if fault == "redirect-file":
+            return reply(302, headers={"Location": "file:///etc/passwd"})
+        if fault == "redirect":  # to the same object under another name: followed
+            return reply(307, headers={"Location": store.url(parts.path + ".moved")[len(
+                f"http://127.0.0.1:{store.port}"):]})
         if fault == "no-length":  # HTTP/1.0 style: the body ends when the connection does
             entry["status"] = 200
             self.send_response(200)
+            self.send_header("ETag", '"' + hashlib.md5(data).hexdigest() + '"')
             self.send_header("Connection", "close")
             self.end_headers()
             self.wfile.write(data)
@@ -132,6 +174,18 @@ class Handler(BaseHTTPRequestHandler):
             return
         start = 0
         requested = self.headers.get("Range")
+        validators = {}
+        if "etag" in store.validators:
+            validators["ETag"] = '"' + hashlib.md5(data).hexdigest() + '"'
+        if "weak-etag" in store.validators:
+            validators["ETag"] = 'W/"' + hashlib.md5(data).hexdigest() + '"'
+        if "last-modified" in store.validators:
+            validators["Last-Modified"] = time.strftime(
+                "%a, %d %b %Y %H:%M:%S GMT", time.gmtime(1_700_000_000 + len(data)))
+        condition = self.headers.get("If-Range")
+        if requested and condition and not store.ignore_if_range \
+                and condition not in validators.values():
+            requested = None  # RFC 7233 §3.2: another file now; the whole of it, 200
         if requested and not store.ignore_range:
             start = int(requested.split("=")[1].split("-")[0])
             if start >= len(data):
@@ -143,6 +197,8 @@ class Handler(BaseHTTPRequestHandler):
         self.send_response(status)
         body = data[start:]
         self.send_header("Content-Length", str(len(body)))
+        for k, v in validators.items():
+            self.send_header(k, v)
         if status == 206:
             self.send_header("Content-Range", f"bytes {start}-{len(data) - 1}/{len(data)}")
         self.end_headers()
@@ -172,6 +228,12 @@ class Server(ThreadingHTTPServer):
 
     def handle_error(self, request, client_address) -> None:  # resets are the point
         pass
+
+
+@pytest.fixture(autouse=True)
+def loopback(monkeypatch):
+    """The service is a local emulator: plain http from this machine is allowed."""
+    monkeypatch.setenv("LUMA_BASE_URL", "http://127.0.0.1:9/v1")
 
 
 @pytest.fixture
@@ -240,7 +302,8 @@ def test_file_urls_are_copied_like_downloads(tmp_path):
     outputs = [Output("video", (store_dir / "video.mp4").as_uri()),
                Output("exr", (store_dir / "exr.zip").as_uri())]
     dest = tmp_path / "delivery"
-    files = fetch_outputs(dest, outputs, refresh=None, progress=lambda *a: None, cancel=None)
+    files = fetch_outputs(dest, outputs, refresh=None, progress=lambda *a: None, cancel=None,
+                          local_root=tmp_path / "offline")
     assert [f.path.relative_to(dest).as_posix() for f in files] == ["output-0.mp4", "output-1/a.exr"]
     assert files[0].sha256 == sha(mp4_bytes(50_000))
     assert files[1].kind == "exr"
@@ -249,7 +312,7 @@ def test_file_urls_are_copied_like_downloads(tmp_path):
 def test_missing_local_file_is_a_clear_error(tmp_path):
     with pytest.raises(FetchError, match="does not exist"):
         fetch_outputs(tmp_path / "d", [Output("video", (tmp_path / "nope.mp4").as_uri())],
-                      refresh=None, progress=lambda *a: None, cancel=None)
+                      refresh=None, progress=lambda *a: None, cancel=None, local_root=tmp_path)
 
 
 def test_unknown_content_is_kept_as_bin_whatever_its_type_says(store, tmp_path):
@@ -343,10 +406,16 @@ def test_a_wrong_range_answer_is_not_spliced(store, tmp_path):
     assert store.statuses("/v") == [200, 206, 200]
 
 
-def test_a_file_that_changes_size_between_requests_is_started_over(store, tmp_path):
-    old, new = mp4_bytes(60_000, seed=1), mp4_bytes(70_000, seed=2)
+@pytest.mark.parametrize("ignores_if_range, statuses", [
+    (False, [200, 200]),  # If-Range honoured: another file now, so the whole of it
+    (True, [200, 206, 200]),  # ignored: a 206 of the new file, refused by its ETag
+])
+def test_a_file_that_changes_between_requests_is_started_over_not_spliced(
+        store, tmp_path, ignores_if_range, statuses):
+    old, new = mp4_bytes(60_000, seed=1), mp4_bytes(60_000, seed=2)  # the same size
     store.files["/v"] = old
     store.fault("/v", "truncate")
+    store.ignore_if_range = ignores_if_range
 
     def replace_once(*_):
         store.files["/v"] = new
@@ -354,13 +423,49 @@ def test_a_file_that_changes_size_between_requests_is_started_over(store, tmp_pa
     files = fetch_outputs(tmp_path, [Output("video", store.url("/v"))], refresh=None,
                           progress=replace_once, cancel=None, **FAST)
     assert files[0].path.read_bytes() == new and files[0].sha256 == sha(new)
-    assert store.statuses("/v") == [200, 206, 200]
+    assert store.statuses("/v") == statuses
+    assert store.requests[1]["if_range"] == '"' + hashlib.md5(old).hexdigest() + '"'
+
+
+@pytest.mark.parametrize("validators, sent", [
+    (("last-modified",), "Last-Modified"),  # no ETag: the date is the validator
+    (("weak-etag", "last-modified"), "Last-Modified"),  # a weak ETag must not be used
+])
+def test_the_resume_names_the_validator_the_first_answer_gave(store, tmp_path, validators, sent):
+    data = mp4_bytes(60_000)
+    store.files["/v"] = data
+    store.validators = validators
+    store.fault("/v", "truncate")
+    files = fetch_outputs(tmp_path, [Output("video", store.url("/v"))], refresh=None,
+                          progress=lambda *a: None, cancel=None, **FAST)
+    assert files[0].path.read_bytes() == data and store.statuses("/v") == [200, 206]
+    assert store.requests[1]["if_range"].endswith("GMT")
+
+
+def test_a_body_from_a_server_without_validators_is_never_resumed(store, tmp_path):
+    data = mp4_bytes(60_000)
+    store.files["/v"] = data
+    store.validators = ()
+    store.fault("/v", "truncate")
+    files = fetch_outputs(tmp_path, [Output("video", store.url("/v"))], refresh=None,
+                          progress=lambda *a: None, cancel=None, **FAST)
+    assert files[0].path.read_bytes() == data
+    assert store.statuses("/v") == [200, 200]  # nothing proves the rest is the same file
+    assert store.requests[1]["range"] is None
+
+
+def leftover_part(folder: Path, data: bytes) -> None:
+    """What a process killed after writing ``data`` to its .part leaves: the .part and the
+    validator its first answer gave."""
+    (folder / "output-0.part").write_bytes(data)
+    (folder / ".output-0.part.json").write_text(
+        json.dumps({"etag": '"' + hashlib.md5(data[:30_000]).hexdigest() + '"'}))
 
 
 def test_a_complete_part_left_by_a_crash_is_finished_by_416(store, tmp_path):
     data = mp4_bytes(30_000)
     store.files["/v"] = data
-    (tmp_path / "output-0.part").write_bytes(data)  # killed after the last byte, before rename
+    leftover_part(tmp_path, data)  # killed after the last byte, before rename
     files = fetch_outputs(tmp_path, [Output("video", store.url("/v"))], refresh=None,
                           progress=lambda *a: None, cancel=None, **FAST)
     assert store.statuses("/v") == [416]
@@ -370,7 +475,7 @@ def test_a_complete_part_left_by_a_crash_is_finished_by_416(store, tmp_path):
 def test_a_part_longer_than_the_file_starts_over(store, tmp_path):
     data = mp4_bytes(30_000)
     store.files["/v"] = data
-    (tmp_path / "output-0.part").write_bytes(data + b"junk")
+    leftover_part(tmp_path, data + b"junk")
     files = fetch_outputs(tmp_path, [Output("video", store.url("/v"))], refresh=None,
                           progress=lambda *a: None, cancel=None, **FAST)
     assert store.statuses("/v") == [416, 200]
@@ -551,7 +656,7 @@ def test_a_refused_connection_is_retried_then_reported_without_the_signature(tmp
 
 
 def test_unsupported_scheme_and_no_outputs_are_refused(tmp_path):
-    with pytest.raises(FetchError, match="only file, http and https") as caught:
+    with pytest.raises(FetchError, match="https only") as caught:
         fetch_outputs(tmp_path, [Output("video", f"ftp://h/v.mp4?sig={SECRET}")], refresh=None,
                       progress=lambda *a: None, cancel=None)
     assert SECRET not in str(caught.value)
@@ -570,17 +675,123 @@ def test_a_body_without_a_length_is_accepted_whole_and_still_bounded(store, tmp_
                           progress=lambda *a: None, cancel=None, **FAST)
     assert files[0].path.read_bytes() == data
     store.fault("/v", "no-length")
-    with pytest.raises(FetchError, match="grew past"):
+    with pytest.raises(FetchError, match="sent more than .* over the delivery budget"):
         fetch_outputs(tmp_path / "b", [Output("video", store.url("/v"))], refresh=None,
-                      progress=lambda *a: None, cancel=None, max_bytes=20_000, **FAST)
+                      progress=lambda *a: None, cancel=None, budget=budget(20_000), **FAST)
     assert not (tmp_path / "b" / "output-0.mp4").exists()
+
+
+def test_an_endless_body_without_a_length_stops_at_the_budget_and_is_discarded(store, tmp_path):
+    store.files["/v"] = mp4_bytes(64 * 1024)
+    store.fault("/v", "endless")
+    started = time.monotonic()
+    with pytest.raises(FetchError) as caught:
+        fetch_outputs(tmp_path, [Output("video", store.url("/v"))], refresh=None,
+                      progress=lambda *a: None, cancel=None, budget=budget(2_000_000), **FAST)
+    message = str(caught.value)
+    assert "sent more than 1.9 MiB: over the delivery budget" in message
+    assert "GENPLATE_DELIVERY_BUDGET_SCALE" in message and "test delivery" in message
+    assert time.monotonic() - started < 10
+    assert list(tmp_path.iterdir()) == []  # nothing of it kept on disk
+
+
+def test_a_dripping_body_is_cut_off_by_the_minimum_rate_and_kept_for_resume(store, tmp_path):
+    data = mp4_bytes(5000)
+    store.files["/v"] = data
+    store.fault("/v", "drip")
+    started = time.monotonic()
+    with pytest.raises(FetchError) as caught:
+        fetch_outputs(tmp_path, [Output("video", store.url("/v"))], refresh=None,
+                      progress=lambda *a: None, cancel=None,
+                      pace=Pace(deadline=60, min_rate=1000, window=0.5), **FAST)
+    message = str(caught.value)
+    assert "bytes/s over the last 0.5 s, under the minimum of 1000 bytes/s" in message
+    assert "GENPLATE_FETCH_MIN_RATE_KIB" in message and "resume" in message
+    assert time.monotonic() - started < 3
+    assert 0 < (tmp_path / "output-0.part").stat().st_size < 50  # kept: resume continues it
+    files = fetch_outputs(tmp_path, [Output("video", store.url("/v"))], refresh=None,
+                          progress=lambda *a: None, cancel=None, **FAST)
+    assert files[0].path.read_bytes() == data and store.statuses("/v")[-1] == 206
+
+
+def test_the_whole_fetch_has_a_deadline(store, tmp_path):
+    store.files["/v"] = mp4_bytes(5000)
+    store.fault("/v", "drip")
+    started = time.monotonic()
+    with pytest.raises(FetchError, match="longer than its deadline of 1 s .GENPLATE_FETCH_DEADLINE"):
+        fetch_outputs(tmp_path, [Output("video", store.url("/v"))], refresh=None,
+                      progress=lambda *a: None, cancel=None,
+                      pace=Pace(deadline=1.0, min_rate=0, window=30), **FAST)
+    assert time.monotonic() - started < 3
+
+
+def test_the_budget_counts_every_output_of_the_delivery_together(store, tmp_path):
+    store.files["/a"], store.files["/b"] = mp4_bytes(6000), mp4_bytes(6000, seed=2)
+    with pytest.raises(FetchError, match="output 1 announces .*over the delivery budget"):
+        fetch_outputs(tmp_path, [Output("video", store.url("/a")), Output("video", store.url("/b"))],
+                      refresh=None, progress=lambda *a: None, cancel=None,
+                      budget=budget(10_000), **FAST)
+    assert (tmp_path / "output-0.mp4").is_file()
+
+
+@pytest.mark.parametrize("url, why", [
+    ("file:///etc/passwd", "a file URL: the service named a file on this machine"),
+    ("http://93.184.215.14/v.mp4?sig=SIGSECRET", "a plain http URL"),
+    ("ftp://example.com/v.mp4?sig=SIGSECRET", "a ftp URL"),
+    ("https:///v.mp4", "a https URL"),
+])
+def test_only_https_outputs_are_fetched(tmp_path, url, why):
+    with pytest.raises(FetchError) as caught:
+        fetch_outputs(tmp_path, [Output("video", url)], refresh=None, progress=lambda *a: None,
+                      cancel=None)
+    assert why in str(caught.value) and "nothing was read" in str(caught.value)
+    assert SECRET not in str(caught.value)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_plain_http_from_this_machine_only_while_the_service_is_local(store, tmp_path, monkeypatch):
+    store.files["/v"] = mp4_bytes(1000)
+    monkeypatch.setenv("LUMA_BASE_URL", "https://agents.lumalabs.ai/v1")
+    with pytest.raises(FetchError, match="a plain http URL"):
+        fetch_outputs(tmp_path, [Output("video", store.url("/v"))], refresh=None,
+                      progress=lambda *a: None, cancel=None, **FAST)
+    assert store.requests == []
+
+
+def test_a_file_url_is_read_only_inside_the_backends_own_store(tmp_path):
+    store_dir = tmp_path / "offline"
+    store_dir.mkdir()
+    secret = tmp_path / "secret.mp4"
+    secret.write_bytes(mp4_bytes(1000))
+    (store_dir / "link.mp4").symlink_to(secret)
+    for url in (secret.as_uri(), (store_dir / "link.mp4").as_uri(),
+                store_dir.as_uri() + "/../secret.mp4"):
+        with pytest.raises(FetchError, match="outside the backend's own store"):
+            fetch_outputs(tmp_path / "d", [Output("video", url)], refresh=None,
+                          progress=lambda *a: None, cancel=None, local_root=store_dir)
+    assert not list((tmp_path / "d").glob("output-0*"))
+
+
+def test_a_redirect_is_followed_only_where_an_output_url_could_lead(store, tmp_path):
+    data = mp4_bytes(1000)
+    store.files["/v"] = store.files["/v.moved"] = data
+    store.fault("/v", "redirect")
+    files = fetch_outputs(tmp_path / "a", [Output("video", store.url("/v"))], refresh=None,
+                          progress=lambda *a: None, cancel=None, **FAST)
+    assert files[0].path.read_bytes() == data
+    assert [r["path"] for r in store.requests] == ["/v", "/v.moved"]
+    store.fault("/v", "redirect-file")
+    with pytest.raises(FetchError, match="redirects to file:///etc/passwd, a file URL"):
+        fetch_outputs(tmp_path / "b", [Output("video", store.url("/v"))], refresh=None,
+                      progress=lambda *a: None, cancel=None, **FAST)
 
 
 def test_a_download_over_the_size_limit_is_refused_before_it_starts(store, tmp_path):
     store.files["/v"] = mp4_bytes(10_000)
-    with pytest.raises(FetchError, match="limit"):
+    with pytest.raises(FetchError, match="announces 9.8 KiB: over the delivery budget"):
         fetch_outputs(tmp_path, [Output("video", store.url("/v"))], refresh=None,
-                      progress=lambda *a: None, cancel=None, max_bytes=5000, **FAST)
+                      progress=lambda *a: None, cancel=None, budget=budget(5000), **FAST)
+    assert store.requests[0]["status"] == 200 and not list(tmp_path.glob("output-0*"))
 
 
 # -- idempotence and cancel -------------------------------------------------------------------
@@ -637,7 +848,7 @@ def test_cancel_mid_download_leaves_only_a_part_that_the_next_call_resumes(store
     outputs = [Output("video", store.url("/v"))]
     with pytest.raises(Cancelled):
         fetch_outputs(tmp_path, outputs, refresh=None, progress=progress, cancel=token, **FAST)
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["output-0.part"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".output-0.part.json", "output-0.part"]
     assert 0 < (tmp_path / "output-0.part").stat().st_size < len(data)
     files = fetch_outputs(tmp_path, outputs, refresh=None, progress=lambda *a: None, cancel=None, **FAST)
     assert files[0].path.read_bytes() == data and files[0].sha256 == sha(data)
@@ -669,7 +880,7 @@ def test_cancel_during_a_local_copy_leaves_only_a_part(tmp_path):
     dest = tmp_path / "delivery"
     with pytest.raises(Cancelled):
         fetch_outputs(dest, [Output("video", source.as_uri())], refresh=None, progress=progress,
-                      cancel=token, chunk_size=4096)
+                      cancel=token, chunk_size=4096, local_root=source.parent)
     assert listing(dest) == ["output-0.part"]
 
 

@@ -40,7 +40,7 @@ class MemoryKeyring(KeyringBackend):
 
 @pytest.fixture
 def emu():
-    emulator = LumaEmulator(video_size=(64, 36)).start()
+    emulator = LumaEmulator(frames=5).start()  # the request's frame size, a short clip
     yield emulator
     emulator.stop()
 

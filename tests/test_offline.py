@@ -557,15 +557,15 @@ def test_inputs_it_cannot_read_locally_are_refused_before_anything_exists(tmp_pa
     assert backend.reconcile("j") is None
 
 
-def test_an_unreadable_input_fails_the_generation_with_a_reason(tmp_path, tiny):
+def test_an_unreadable_input_is_refused_before_anything_exists(tmp_path):
+    from genplate.core.request import RequestError
+
     bad = tmp_path / "broken.png"
     bad.write_bytes(b"\x89PNG not really")
     backend = OfflineBackend(tmp_path / "offline")
-    rid = backend.create(ShotRequest.draft(PROMPT, start_frame=MediaRef(path=str(bad))), job_id="j")
-    final, _ = _follow(backend, rid)
-    assert final.state == "failed" and final.failure_code == "corrupt_input"
-    assert "start_frame" in final.failure_reason and "broken.png" in final.failure_reason
-    assert not (tmp_path / "offline" / rid / "output").exists()
+    with pytest.raises(RequestError, match="start_frame=.*broken.png.* is not allowed: a PNG"):
+        backend.create(ShotRequest.draft(PROMPT, start_frame=MediaRef(path=str(bad))), job_id="j")
+    assert backend.reconcile("j") is None  # the same check as the Luma backend's (inputs.py)
 
 
 # -- full-size renders ---------------------------------------------------------------------------

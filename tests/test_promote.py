@@ -15,6 +15,8 @@ from genplate.core.review.promote import (PromoteError, draft_frame, master_name
 from genplate.core.request import Keyframe, MediaRef, ShotRequest
 from genplate.core.takes.take import load_take
 
+from luma_emulator import make_image, make_mp4
+
 FRAMES = 121
 W, H = 64, 36
 
@@ -90,7 +92,7 @@ def test_the_master_keeps_the_prompt_and_pins_the_drafts_frames(tmp_path):
 
 def test_the_drafts_inputs_carry_over_and_win_over_exported_frames(tmp_path):
     start = tmp_path / "start.png"
-    start.write_bytes(b"\x89PNG\r\n\x1a\n")
+    start.write_bytes(make_image(32, 18, "png"))
     draft = ShotRequest.draft("a kite", start_frame=MediaRef(path=str(start)))
     take = load_take(make_draft(tmp_path / "takes", draft))
     promo = plan(take, resolution="720p", keyframes=3, inputs_dir=tmp_path / "inputs")
@@ -104,7 +106,7 @@ def test_the_drafts_inputs_carry_over_and_win_over_exported_frames(tmp_path):
 
 def test_keyframes_zero_keeps_the_inputs_as_they_were(tmp_path):
     start = tmp_path / "start.png"
-    start.write_bytes(b"\x89PNG\r\n\x1a\n")
+    start.write_bytes(make_image(32, 18, "png"))
     draft = ShotRequest.draft("a kite", start_frame=MediaRef(path=str(start)))
     take = load_take(make_draft(tmp_path / "takes", draft))
     master = plan(take, keyframes=0, inputs_dir=tmp_path / "inputs").request
@@ -162,7 +164,7 @@ def test_an_edit_pins_into_its_own_keyframes_and_a_reframe_is_refused(tmp_path):
     from genplate.core.request import EditOptions
 
     plate = tmp_path / "plate.mov"
-    plate.write_bytes(b"\x00\x00\x00\x18ftypqt  ")
+    plate.write_bytes(make_mp4(64, 36, 12))
     edit = ShotRequest.draft("make it snow", type="video_edit", source=MediaRef(path=str(plate)),
                              edit=EditOptions(strength="flex_1"))
     take = load_take(make_draft(tmp_path / "takes", edit))

@@ -12,8 +12,11 @@ from genplate.core.request import (EditOptions, Keyframe, MediaRef, ReframeRect,
 
 @pytest.fixture
 def image(tmp_path):
+    """A real PNG: validation decodes every input (core/inputs.py)."""
+    from luma_emulator import make_image
+
     path = tmp_path / "frame.png"
-    path.write_bytes(b"\x89PNG\r\n\x1a\n" + b"\0" * 64)
+    path.write_bytes(make_image(32, 18, "png"))
     return MediaRef(path=str(path))
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Optional
 
 from ..progress import CancelToken, ProgressFn
@@ -48,6 +49,10 @@ class Backend(ABC):
     name: str = ""
     poll_interval: float = 2.0  # seconds before the second poll of a running generation
     max_poll_interval: float = 30.0  # the runner backs off x1.5 per poll up to this
+    # Where outputs may come from besides https (genplate.core.delivery.limits): a folder of the
+    # backend's own whose file URLs it vouches for, and plain http from this machine.
+    local_outputs: Optional[Path] = None
+    plain_http_outputs: bool = False
 
     @abstractmethod
     def create(self, request: ShotRequest, *, job_id: str) -> str:

@@ -53,6 +53,7 @@ class OfflineBackend(Backend):
 
     def __init__(self, store_dir: str | os.PathLike) -> None:
         self.store = Path(store_dir)
+        self.local_outputs = self.store  # its outputs are file URLs into its own store, only
         self._lock = threading.Lock()
         self._renders: dict[str, threading.Thread] = {}
         self._tokens: dict[str, list[CancelToken]] = {}
@@ -63,6 +64,9 @@ class OfflineBackend(Backend):
     # -- create / reconcile ----------------------------------------------------------------
 
     def create(self, request: ShotRequest, *, job_id: str) -> str:
+        # The same checks the Luma backend's payload gets (request.validate decodes every
+        # input), before anything exists in the store.
+        request.validate()
         for gen_id in _generation_refs(request):
             self._finished_dir(gen_id)  # refuses, before anything exists, an unknown generation
         for role, ref in request.media_refs():

@@ -189,7 +189,10 @@ def _known_error(exc: Exception) -> Optional[str]:
     names = {"BudgetExceeded", "TakeError", "ArchiveError", "IngestError", "ColourError",
              "ConfigError", "FetchError", "InstallError", "JobError", "CredentialsError",
              "JudgeError", "PromoteError", "DraftsError", "AnnotationError"}
-    if isinstance(exc, BackendError) or type(exc).__name__ in names or isinstance(exc, FileNotFoundError):
+    # By name along the class's ancestry: a subclass (DeliveryDamaged, ArchiveTooLarge,
+    # LimitError) is as much meant for the user as the error it refines.
+    known = any(cls.__name__ in names for cls in type(exc).__mro__)
+    if isinstance(exc, BackendError) or known or isinstance(exc, FileNotFoundError):
         from ..secrets import redact
 
         return redact(str(exc))

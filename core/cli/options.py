@@ -99,6 +99,9 @@ def add_publish_options(p: argparse.ArgumentParser, *, parent: str = "") -> None
     g.add_argument("--output", action="append", default=[], metavar="OUTPUT",
                    help="an extra output beside the EXR frames (repeatable): aces-archive, "
                         "dpx10, dpx12, tiff16, review-sdr, review-hdr")
+    g.add_argument("--allow-gaps", action="store_true",
+                   help="publish an EXR delivery with missing, empty or unreadable frames: each "
+                        "is a gap in the numbering, recorded in take.json (default: refuse)")
     g.add_argument("--strokes", metavar="FILE",
                    help="the annotation strokes that shaped this request (`genplate annotate`"
                         " writes them), saved with the take")
@@ -183,6 +186,7 @@ def publish_from(args: argparse.Namespace, request: ShotRequest | None, *,
         working_space=args.working_space, config=args.config, compression=args.compression,
         parent=parent, strokes=_strokes(getattr(args, "strokes", None)),
         pixel_type=args.pixel_type, hdr_mode=args.hdr_mode, assume=args.assume,
-        source_tags=args.source_tags, peak_nits=args.peak_nits, outputs=tuple(args.output))
+        source_tags=args.source_tags, peak_nits=args.peak_nits, outputs=tuple(args.output),
+        allow_gaps=getattr(args, "allow_gaps", False))
     spec.ingest_options().check()  # a bad publish option is refused before anything is paid
     return spec

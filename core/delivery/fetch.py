@@ -12,22 +12,26 @@ Names never come from the URL or the output's type string: output ``i`` becomes
 ``output-<i>/`` and its files take its place in the result; the ZIP itself stays (it was paid
 for). A small hidden record per output (``.output-<i>.json``) keeps sizes and hashes, so a
 second call re-verifies what is on disk without touching the network.
+
+Nothing the service sends is trusted (limits.py): only https URLs are fetched (file URLs only
+inside the offline backend's own store, plain http only from a local emulator), every byte
+counts against the delivery's budget whether or not a length was announced, the whole fetch has
+a deadline and the body a minimum pace, and a resumed range must come from the same file
+(resume.py). Breaking a limit raises ``FetchError`` naming it: the job stays resumable.
 """
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import http.client
-import json
 import logging
 import os
 import random
 import re
 import shutil
-from dataclasses import dataclass
+import time
 from pathlib import Path
 from typing import Callable, Optional, Sequence
-from urllib.parse import urlsplit
+from urllib.parse import urljoin, urlsplit
 from urllib.request import url2pathname
 
 import requests
@@ -36,29 +40,22 @@ import urllib3
 from ..digest import file_sha256
 from ..progress import CancelToken, ProgressFn, no_progress
 from ..secrets import install_filter, redact, redact_url
-from .unpack import EXTENSIONS, MAX_BYTES, MAX_FILES, extract_zip, kind_of_bytes, sniff_kind
+from .limits import (DEADLINE_ENV, MIN_RATE_ENV, SCALE_ENV, WINDOW_ENV, Budget, FetchError,
+                     Pace, Speed, budget_for_files, pace_from_env, plain_http_allowed,
+                     size_text, url_problem)
+from .resume import (SNIFF, Partial, content_length, content_range, contradicts, if_range,
+                     peek_text, retry_after, same_file, validator_of)
+from .records import FetchedFile, discard_outputs, existing, read_record, write_record
+from .unpack import EXTENSIONS, ArchiveTooLarge, extract_zip, kind_of_bytes, sniff_kind
 
 log = install_filter(logging.getLogger(__name__))
 
 DEFAULT_TIMEOUT = (10.0, 60.0)  # (connect, read) seconds; a read timeout is per chunk, not per file
 CHUNK = 1 << 20
-_SNIFF = 16
-_CONTENT_RANGE = re.compile(r"^\s*bytes\s+(?:(\d+)-(\d+)|\*)/(\d+|\*)\s*$", re.IGNORECASE)
+MAX_REDIRECTS = 5
 # How object stores word an expired signature in a 400/410 body ("Request has expired",
 # "ExpiredToken", "Signature expired", "URL has expired").
 _EXPIRY = re.compile(r"expir", re.IGNORECASE)
-
-
-@dataclass(frozen=True)
-class FetchedFile:
-    path: Path
-    kind: str  # by magic bytes: mp4, exr, png, jpeg, unknown (zip only before extraction)
-    bytes: int
-    sha256: str
-
-
-class FetchError(RuntimeError):
-    """An output could not be downloaded; the message names the output and never a signature."""
 
 
 class _Retry(Exception):
@@ -82,14 +79,19 @@ def fetch_outputs(dest_dir: os.PathLike | str, outputs: Sequence, *,
                   attempts: int = 6, refreshes: int = 3,
                   backoff: float = 1.0, max_backoff: float = 30.0,
                   chunk_size: int = CHUNK,
-                  max_files: int = MAX_FILES, max_bytes: int = MAX_BYTES) -> list["FetchedFile"]:
+                  budget: Optional[Budget] = None, pace: Optional[Pace] = None,
+                  plain_http: Optional[bool] = None,
+                  local_root: Optional[os.PathLike | str] = None) -> list["FetchedFile"]:
     """Download every output into ``dest_dir``; the delivered files, ZIPs replaced by their files.
 
     ``outputs`` are the generation's outputs (``.type``, ``.url``, optional ``.layer``);
     ``refresh()`` returns them again with fresh URLs. ``attempts`` bounds consecutive failed
     tries of one output that made no progress; ``refreshes`` bounds fresh URLs per output;
     ``backoff`` is the first retry's wait (doubling, jittered, at most ``max_backoff``).
-    ``max_files``/``max_bytes`` bound a ZIP's extraction and ``max_bytes`` any one download.
+    ``budget`` bounds the bytes of all outputs together and any ZIP's contents (default: the
+    bound for footage of unknown size); ``pace`` the whole fetch's time and the body's slowest
+    rate (default: the GENPLATE_FETCH_* settings). ``plain_http`` allows http URLs of this
+    machine (default: while LUMA_BASE_URL is one); ``local_root`` allows file URLs inside it.
     """
     outputs = list(outputs)
     if not outputs:
@@ -97,7 +99,10 @@ def fetch_outputs(dest_dir: os.PathLike | str, outputs: Sequence, *,
     fetcher = _Fetcher(Path(dest_dir).absolute(), outputs, refresh=refresh, progress=progress,
                        cancel=cancel or CancelToken(), timeout=timeout, attempts=attempts,
                        refreshes=refreshes, backoff=backoff, max_backoff=max_backoff,
-                       chunk_size=chunk_size, max_files=max_files, max_bytes=max_bytes)
+                       chunk_size=chunk_size, budget=budget or budget_for_files(),
+                       pace=pace or pace_from_env(),
+                       plain_http=plain_http_allowed() if plain_http is None else plain_http,
+                       local_root=Path(local_root) if local_root is not None else None)
     try:
         return fetcher.run()
     except OSError as exc:  # the disk, not the network: full, read-only, a path gone
@@ -109,19 +114,27 @@ def fetch_outputs(dest_dir: os.PathLike | str, outputs: Sequence, *,
 class _Fetcher:
     def __init__(self, dest: Path, outputs: list, *, refresh, progress: ProgressFn,
                  cancel: CancelToken, timeout, attempts: int, refreshes: int, backoff: float,
-                 max_backoff: float, chunk_size: int, max_files: int, max_bytes: int) -> None:
+                 max_backoff: float, chunk_size: int, budget: Budget, pace: Pace,
+                 plain_http: bool, local_root: Optional[Path]) -> None:
         self.dest, self.outputs, self.refresh = dest, outputs, refresh
-        self.progress, self.cancel, self.timeout = progress, cancel, timeout
+        self.progress, self.cancel = progress, cancel
         self.attempts, self.refreshes = max(1, attempts), max(0, refreshes)
         self.backoff, self.max_backoff = backoff, max_backoff
-        self.chunk_size, self.max_files, self.max_bytes = chunk_size, max_files, max_bytes
+        self.chunk_size, self.budget, self.pace = chunk_size, budget, pace
+        self.plain_http, self.local_root = plain_http, local_root
+        # A read that waits longer than the pace's window is a stall: give up on it sooner.
+        connect, read = timeout if isinstance(timeout, tuple) else (timeout, timeout)
+        self.timeout = (connect, min(read, pace.window))
+        self.deadline_at = time.monotonic() + pace.deadline
+        self.spent = 0  # bytes of the outputs already delivered: they count against the budget
         self._session = None
 
     def run(self) -> list[FetchedFile]:
         self.dest.mkdir(parents=True, exist_ok=True)
         result: list[FetchedFile] = []
         for index in range(len(self.outputs)):
-            delivered = self._existing(index) or self._fetch(index)
+            delivered = existing(self.dest, index, self.progress) or self._fetch(index)
+            self.spent += delivered.bytes
             if delivered.kind == "zip":
                 result.extend(self._unpack(index, delivered))
             else:
@@ -133,69 +146,48 @@ class _Fetcher:
             self._session.close()
             self._session = None
 
-    # -- what is already on disk -----------------------------------------------------------
+    # -- limits ------------------------------------------------------------------------------
 
-    def _record_path(self, index: int) -> Path:
-        return self.dest / f".output-{index}.json"
+    def _left(self) -> int:
+        """Bytes the budget still allows for the output being fetched."""
+        return max(0, self.budget.bytes - self.spent)
 
-    def _read_record(self, index: int) -> dict:
-        try:
-            record = json.loads(self._record_path(index).read_text(encoding="utf-8"))
-            return record if isinstance(record, dict) else {}
-        except (OSError, ValueError):
-            return {}
+    def _over_budget(self, index: int, size: int, *, announced: bool) -> FetchError:
+        how = "announces" if announced else "sent more than"
+        return FetchError(
+            f"output {index} {how} {size_text(size) if announced else size_text(self._left())}: "
+            f"over the delivery budget ({size_text(self.budget.bytes)} for a "
+            f"{self.budget.basis} delivery, {size_text(self._left())} left for this output); "
+            f"the download was stopped and discarded. If the delivery is genuine, raise "
+            f"{SCALE_ENV} and resume")
 
-    def _write_record(self, index: int, record: dict) -> None:
-        path = self._record_path(index)
-        temp = path.with_name(path.name + ".tmp")
-        temp.write_text(json.dumps(record, indent=1), encoding="utf-8")
-        os.replace(temp, path)
+    def _check_deadline(self, index: int) -> None:
+        if time.monotonic() > self.deadline_at:
+            raise FetchError(
+                f"output {index}: the download took longer than its deadline of "
+                f"{self.pace.deadline:g} s ({DEADLINE_ENV}); stopped, what arrived is kept "
+                f"and `genplate resume` continues it")
 
-    def _existing(self, index: int) -> Optional[FetchedFile]:
-        """The output's file from an earlier call, re-verified (size and magic), or None."""
-        record = self._read_record(index)
-        for ext in sorted(set(EXTENSIONS.values())):
-            path = self.dest / f"output-{index}.{ext}"
-            if not path.is_file():
-                continue
-            size, kind = path.stat().st_size, sniff_kind(path)
-            if EXTENSIONS[kind] != ext or size == 0:
-                log.warning("%s is not what its name says (or empty); downloading it again",
-                            path)
-                path.unlink()
-                continue
-            if record.get("name") == path.name and record.get("bytes") == size \
-                    and record.get("kind") == kind and record.get("sha256"):
-                sha = record["sha256"]
-            elif record.get("name") == path.name and record.get("bytes") not in (None, size):
-                log.warning("%s changed size since it was downloaded; downloading it again", path)
-                path.unlink()
-                continue
-            else:  # renamed into place but its record never written (a crash between the two)
-                sha = file_sha256(path)
-                self._write_record(index, {"name": path.name, "kind": kind, "bytes": size,
-                                           "sha256": sha})
-            self.progress(size, size, path.name)
-            return FetchedFile(path, kind, size, sha)
-        return None
+    def _check_url(self, index: int) -> str:
+        url = getattr(self.outputs[index], "url", None)
+        if not isinstance(url, str) or not url:
+            raise FetchError(f"output {index} (type {getattr(self.outputs[index], 'type', '?')!r}) "
+                             f"has no URL to download")
+        problem = url_problem(url, plain_http=self.plain_http, local_root=self.local_root)
+        if problem is not None:
+            raise FetchError(f"output {index}: refused to fetch {redact_url(url)}: {problem}; "
+                             f"nothing was read from it")
+        return url
 
     # -- downloading -------------------------------------------------------------------------
 
     def _fetch(self, index: int) -> FetchedFile:
         part = self.dest / f"output-{index}.part"
-        url = getattr(self.outputs[index], "url", None)
-        if not isinstance(url, str) or not url:
-            raise FetchError(f"output {index} (type {getattr(self.outputs[index], 'type', '?')!r}) "
-                             f"has no URL to download")
-        scheme = urlsplit(url).scheme.lower()
-        if scheme == "file":
+        url = self._check_url(index)
+        if urlsplit(url).scheme.lower() == "file":
             size, sha = self._copy(index, part)
-        elif scheme in ("http", "https"):
-            size, sha = self._download(index, part)
         else:
-            raise FetchError(f"output {index}: cannot fetch "
-                             f"{redact_url(self.outputs[index].url)} (only file, http and "
-                             f"https URLs are supported)")
+            size, sha = self._download(index, part)
         kind = sniff_kind(part)
         if kind == "unknown":
             # The type string is not trusted either way; ingest decides what it can read.
@@ -206,23 +198,20 @@ class _Fetcher:
         # The URL's last path segment is kept as provenance only (e.g. a frame number the
         # service put there); it never names a file here. The query, a signature, is dropped.
         source_name = urlsplit(self.outputs[index].url).path.rsplit("/", 1)[-1][:200]
-        self._write_record(index, {"name": final.name, "kind": kind, "bytes": size,
+        write_record(self.dest, index, {"name": final.name, "kind": kind, "bytes": size,
                                    "sha256": sha, "type": str(self.outputs[index].type),
                                    "source_name": source_name})
         return FetchedFile(final, kind, size, sha)
 
     def _copy(self, index: int, part: Path) -> tuple[int, str]:
-        """A file:// output (the offline backend's store): a streamed copy, from the start."""
-        url = self.outputs[index].url
-        parts = urlsplit(url)
-        if parts.netloc not in ("", "localhost"):
-            raise FetchError(f"output {index}: {redact_url(url)} names another machine; "
-                             f"only local file URLs are supported")
-        source = Path(url2pathname(parts.path))
+        """A file:// output inside the offline backend's store: a streamed copy, from the start."""
+        source = Path(url2pathname(urlsplit(self.outputs[index].url).path))
         try:
             total = source.stat().st_size
             if not source.is_file():
                 raise FetchError(f"output {index}: {source} is not a file")
+            if total > self._left():
+                raise self._over_budget(index, total, announced=True)
             self._check_space(total, index)
             hasher, done, label = hashlib.sha256(), 0, f"output-{index}"
             with open(source, "rb") as src, open(part, "wb") as out:
@@ -232,7 +221,7 @@ class _Fetcher:
                     if not chunk:
                         break
                     if done == 0:
-                        label = f"output-{index}.{EXTENSIONS[kind_of_bytes(chunk[:_SNIFF])]}"
+                        label = f"output-{index}.{EXTENSIONS[kind_of_bytes(chunk[:SNIFF])]}"
                     out.write(chunk)
                     hasher.update(chunk)
                     done += len(chunk)
@@ -248,10 +237,11 @@ class _Fetcher:
 
     def _download(self, index: int, part_path: Path) -> tuple[int, str]:
         """An http(s) output: streamed to its ``.part``, resumed, retried, refreshed."""
-        part = _Partial(part_path)
+        part = Partial(part_path)
         failures = tries = refreshed = 0
         while True:
             self.cancel.check()
+            self._check_deadline(index)
             part.sync()
             tries += 1
             try:
@@ -259,6 +249,7 @@ class _Fetcher:
                 if part.size == 0:
                     raise FetchError(f"output {index}: "
                                      f"{redact_url(self.outputs[index].url)} is empty")
+                part.finished()
                 return part.size, part.hexdigest()
             except _Retry as retry:
                 failures = 1 if retry.progressed else failures + 1
@@ -294,23 +285,19 @@ class _Fetcher:
                     continue
                 refreshed += 1
 
-    def _attempt(self, index: int, part: "_Partial") -> None:
+    def _attempt(self, index: int, part: Partial) -> None:
         """One GET that leaves ``part`` complete, or raises _Retry / _Expired / FetchError."""
-        url = self.outputs[index].url
+        url = self._check_url(index)  # a refresh may have brought other URLs
         headers = {"Accept-Encoding": "identity"}  # the bytes as stored: lengths must match
+        if part.size and part.validator is None:
+            # Nothing proves the rest would come from the same file: never splice blindly.
+            log.info("output %d: no ETag or Last-Modified was recorded with the first %d "
+                     "bytes; downloading from the start", index, part.size)
+            part.truncate()
         if part.size:
             headers["Range"] = f"bytes={part.size}-"
-        try:
-            response = self._get_session().get(url, headers=headers, stream=True,
-                                               timeout=self.timeout, verify=True)
-        except requests.exceptions.SSLError as exc:
-            raise FetchError(f"output {index}: TLS verification failed for "
-                             f"{redact_url(url)}: {redact(str(exc))}") from None
-        except (requests.exceptions.ConnectionError, requests.exceptions.Timeout) as exc:
-            raise _Retry(f"cannot connect ({type(exc).__name__})") from None
-        except requests.exceptions.RequestException as exc:
-            raise FetchError(f"output {index}: cannot request {redact_url(url)}: "
-                             f"{redact(str(exc))}") from None
+            headers["If-Range"] = if_range(part.validator)
+        response = self._get(index, url, headers)
         with response:
             status = response.status_code
             if status in (200, 206):
@@ -320,74 +307,123 @@ class _Fetcher:
             if status == 403:
                 raise _Expired(f"access refused (HTTP 403; the presigned URL has probably "
                                f"expired) for {redact_url(url)}")
-            body = _peek_text(response)
+            body = peek_text(response)
             if status in (400, 410) and _EXPIRY.search(body):
                 raise _Expired(f"the URL has expired (HTTP {status}) for {redact_url(url)}")
             if status == 429 or status >= 500:
-                raise _Retry(f"HTTP {status}", retry_after=_retry_after(response))
+                raise _Retry(f"HTTP {status}", retry_after=retry_after(response))
             detail = redact(" ".join(body[:200].split()))
             raise FetchError(f"output {index}: HTTP {status} from {redact_url(url)}"
                              + (f": {detail}" if detail else ""))
 
-    def _stream(self, index: int, response, part: "_Partial") -> None:
+    def _get(self, index: int, url: str, headers: dict):
+        """The GET's response, redirects followed only to URLs an output may have itself
+        (a storage service may redirect; to a file or plain http it must not lead)."""
+        for _ in range(MAX_REDIRECTS + 1):
+            try:
+                response = self._get_session().get(url, headers=headers, stream=True,
+                                                   timeout=self.timeout, verify=True,
+                                                   allow_redirects=False)
+            except requests.exceptions.SSLError as exc:
+                raise FetchError(f"output {index}: TLS verification failed for "
+                                 f"{redact_url(url)}: {redact(str(exc))}") from None
+            except (requests.exceptions.ConnectionError, requests.exceptions.Timeout) as exc:
+                raise _Retry(f"cannot connect ({type(exc).__name__})") from None
+            except requests.exceptions.RequestException as exc:
+                raise FetchError(f"output {index}: cannot request {redact_url(url)}: "
+                                 f"{redact(str(exc))}") from None
+            location = response.headers.get("Location")
+            if not (response.is_redirect and location):
+                return response
+            response.close()
+            target = urljoin(url, location)
+            problem = url_problem(target, plain_http=self.plain_http, local_root=None)
+            if problem is not None:
+                raise FetchError(f"output {index}: {redact_url(url)} redirects to "
+                                 f"{redact_url(target)}, {problem}; nothing was read from it")
+            url = target
+        raise FetchError(f"output {index}: more than {MAX_REDIRECTS} redirects from "
+                         f"{redact_url(url)}")
+
+    def _stream(self, index: int, response, part: Partial) -> None:
         """Append the response body to ``part`` and check it ends where the server said."""
         have = part.size
         if response.status_code == 206:
-            start, total = _content_range(response.headers.get("Content-Range"))
+            start, total = content_range(response.headers.get("Content-Range"))
             if start != have:
                 # Not the bytes we asked for: start again from nothing rather than splice.
                 part.truncate()
                 raise _Retry(f"the server answered a different range ({start} instead of "
                              f"{have}); starting again")
+            if not same_file(part.validator, response.headers):
+                # A server that ignores If-Range sends the rest of whatever it holds now.
+                part.truncate()
+                raise _Retry("the file changed on the server since its first bytes came (its "
+                             "ETag / Last-Modified differs); starting again from zero")
             if part.expected is not None and total is not None and total != part.expected:
                 part.truncate()
                 part.expected = total
                 raise _Retry("the file's size changed between requests; starting again")
         else:
             if have:
-                log.info("output %d: the server ignored Range; downloading from the start", index)
+                log.info("output %d: the server sent the whole file for a resume (ignored "
+                         "Range, or the file changed); downloading from the start", index)
                 part.truncate()
                 have = 0
-            total = _content_length(response)
+            total = content_length(response)
+            part.remember(validator_of(response.headers))
         if total is not None:
             part.expected = total
-            if total > self.max_bytes:
-                raise FetchError(f"output {index} is {total} bytes, over the {self.max_bytes}-"
-                                 f"byte limit for one download")
+            if total > self._left():
+                part.discard()
+                raise self._over_budget(index, total, announced=True)
             self._check_space(total - have, index)
-        stream = response.raw.stream(self.chunk_size, decode_content=False)
-        overflow = False
+        speed = Speed(self.pace)
+        refused = None  # what the body broke; acted on once the .part is closed
         with part.append() as write:
-            while True:
+            while refused is None:
                 self.cancel.check()
                 try:
-                    chunk = next(stream)
-                except StopIteration:
-                    break
+                    # read1: whatever has arrived (up to a chunk), so a dripping body is
+                    # measured as it drips instead of filling a chunk for hours.
+                    chunk = response.raw.read1(self.chunk_size, decode_content=False)
                 except _NETWORK_ERRORS as exc:
                     raise _Retry(f"the connection broke after {part.size} bytes "
                                  f"({type(exc).__name__})", progressed=part.size > have) from None
-                if total is not None and part.size + len(chunk) > total:
-                    overflow = True
+                if not chunk:
                     break
-                if part.size + len(chunk) > self.max_bytes:  # no length announced: still bounded
-                    raise FetchError(f"output {index} grew past the {self.max_bytes}-byte limit "
-                                     f"for one download")
-                write(chunk)
-                self.progress(part.size, total or 0, part.label(index))
-        if overflow:
+                if total is not None and part.size + len(chunk) > total:
+                    refused = "overflow"
+                elif part.size + len(chunk) > self._left():  # no length announced: still bounded
+                    refused = "budget"
+                else:
+                    write(chunk)
+                    self.progress(part.size, total or 0, part.label(index))
+                    self._check_deadline(index)
+                    slow = speed.observe(part.size - have)
+                    if slow is not None:
+                        raise FetchError(
+                            f"output {index}: the server sent {slow:.0f} bytes/s over the last "
+                            f"{self.pace.window:g} s, under the minimum of "
+                            f"{self.pace.min_rate:.0f} bytes/s ({MIN_RATE_ENV}, {WINDOW_ENV}); "
+                            f"stopped, what arrived is kept and `genplate resume` continues it")
+        if refused == "overflow":
             part.truncate()
             raise _Retry(f"the server sent more than the {total} bytes it announced")
+        if refused == "budget":
+            part.discard()
+            raise self._over_budget(index, part.size + len(chunk), announced=False)
         if total is not None and part.size < total:
             raise _Retry(f"the download stopped at {part.size} of {total} bytes",
                          progressed=part.size > have)
         self.progress(part.size, part.size, part.label(index))
 
-    def _unsatisfiable(self, response, part: "_Partial") -> None:
+    def _unsatisfiable(self, response, part: Partial) -> None:
         """HTTP 416: the ``.part`` may already hold the whole file (a crash before the rename)."""
-        _, total = _content_range(response.headers.get("Content-Range"), allow_star=True)
+        _, total = content_range(response.headers.get("Content-Range"), allow_star=True)
         total = total if total is not None else part.expected
-        if total is not None and part.size == total:
+        if total is not None and part.size == total \
+                and not contradicts(part.validator, response.headers):
             return
         have = part.size
         part.truncate()
@@ -408,7 +444,7 @@ class _Fetcher:
         delay = random.uniform(0, min(self.max_backoff, self.backoff * (2 ** retry)))
         if retry_after is not None:
             delay = max(delay, retry_after)
-        delay = min(delay, self.max_backoff)
+        delay = min(delay, self.max_backoff, max(0.0, self.deadline_at - time.monotonic()))
         if self.cancel.wait(delay):
             self.cancel.check()
 
@@ -432,9 +468,13 @@ class _Fetcher:
 
     def _unpack(self, index: int, archive: FetchedFile) -> list[FetchedFile]:
         folder = self.dest / archive.path.stem
-        paths = extract_zip(archive.path, folder, max_files=self.max_files,
-                            max_bytes=self.max_bytes, progress=self.progress, cancel=self.cancel)
-        record = self._read_record(index)
+        try:
+            paths = extract_zip(archive.path, folder, budget=self.budget,
+                                progress=self.progress, cancel=self.cancel)
+        except ArchiveTooLarge as exc:
+            # Our bound, not the archive's fault alone: keep the job resumable, say which.
+            raise FetchError(f"output {index}: {exc}") from None
+        record = read_record(self.dest, index)
         known = {item.get("name"): item for item in record.get("files", [])
                  if isinstance(item, dict)}
         files, changed = [], False
@@ -451,7 +491,7 @@ class _Fetcher:
         if changed or len(known) != len(files):
             record["files"] = [{"name": f.path.relative_to(self.dest).as_posix(), "kind": f.kind,
                                 "bytes": f.bytes, "sha256": f.sha256} for f in files]
-            self._write_record(index, record)
+            write_record(self.dest, index, record)
         return files
 
 
@@ -460,91 +500,6 @@ class _Fetcher:
 # What a broken body looks like while streaming (urllib3 raises its own errors from raw.stream).
 _NETWORK_ERRORS = (requests.exceptions.RequestException, urllib3.exceptions.HTTPError,
                    http.client.HTTPException, ConnectionError, TimeoutError)
-
-
-class _Partial:
-    """A ``.part`` file and the sha256 of exactly the bytes it holds, kept in step."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self.size = 0
-        self.expected: Optional[int] = None  # the whole file's size, once a server has said
-        self._hasher = hashlib.sha256()
-        self._head = b""
-
-    def sync(self) -> None:
-        """Hash whatever an earlier call (or attempt) left on disk, if not hashed yet."""
-        on_disk = self.path.stat().st_size if self.path.exists() else 0
-        if on_disk != self.size:
-            self._hasher, self._head = hashlib.sha256(), b""
-            self.size = 0
-            with open(self.path, "rb") as f:
-                for block in iter(lambda: f.read(CHUNK), b""):
-                    self._take(block)
-
-    def truncate(self) -> None:
-        with open(self.path, "wb"):
-            pass
-        self._hasher, self._head, self.size = hashlib.sha256(), b"", 0
-
-    @contextlib.contextmanager
-    def append(self):
-        with open(self.path, "ab") as out:
-            def write(chunk: bytes) -> None:
-                out.write(chunk)
-                self._take(chunk)
-            # A write that fails half-way leaves file and hash out of step; sync() repairs it.
-            yield write
-
-    def _take(self, chunk: bytes) -> None:
-        self._hasher.update(chunk)
-        self.size += len(chunk)
-        if len(self._head) < _SNIFF:
-            self._head += chunk[:_SNIFF - len(self._head)]
-
-    def hexdigest(self) -> str:
-        return self._hasher.hexdigest()
-
-    def label(self, index: int) -> str:
-        """The final name once the first bytes have shown the kind."""
-        if len(self._head) < _SNIFF:
-            return f"output-{index}"
-        return f"output-{index}.{EXTENSIONS[kind_of_bytes(self._head)]}"
-
-
-def _content_length(response) -> Optional[int]:
-    value = response.headers.get("Content-Length")
-    if value is None or not value.strip().isdigit():
-        return None
-    return int(value)
-
-
-def _content_range(value: Optional[str], *, allow_star: bool = False) -> tuple[Optional[int], Optional[int]]:
-    """(first byte, total) of a Content-Range header; (None, None) when absent or malformed."""
-    match = _CONTENT_RANGE.match(value or "")
-    if not match:
-        return None, None
-    start = int(match.group(1)) if match.group(1) is not None else None
-    total = int(match.group(3)) if match.group(3) != "*" else None
-    if start is None and not allow_star:
-        return None, total
-    return start, total
-
-
-def _retry_after(response) -> Optional[float]:
-    value = (response.headers.get("Retry-After") or "").strip()
-    try:
-        return max(0.0, float(value)) if value else None
-    except ValueError:
-        return None  # an HTTP date: the jittered backoff is close enough
-
-
-def _peek_text(response, limit: int = 4096) -> str:
-    try:
-        data = response.raw.read(limit, decode_content=True)
-    except Exception:
-        return ""
-    return (data or b"").decode("utf-8", "replace")
 
 
 def _match_outputs(old: list, fresh: list) -> list:
@@ -569,4 +524,4 @@ def _match_outputs(old: list, fresh: list) -> list:
     return matched
 
 
-__all__ = ["FetchedFile", "FetchError", "fetch_outputs", "DEFAULT_TIMEOUT"]
+__all__ = ["FetchedFile", "FetchError", "fetch_outputs", "discard_outputs", "DEFAULT_TIMEOUT"]

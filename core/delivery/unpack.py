@@ -7,6 +7,10 @@ point at links, collide, or lie about their sizes, so every entry is checked bef
 written and bytes are counted again while they are written. Extraction goes to a hidden
 temporary folder beside the destination and is renamed into place at the end, so the
 destination is either a complete extraction or absent.
+
+How much an archive may hold is the delivery's budget (limits.py): its entry count, the sizes
+its entries declare and their ratio to the archive's own size are checked before anything is
+written, and the bytes actually written are counted against the same bound.
 """
 from __future__ import annotations
 
@@ -25,15 +29,16 @@ from typing import Optional
 
 from ..jobs.ledger import pid_alive  # the one liveness check the engine uses for workers too
 from ..progress import CancelToken, ProgressFn, no_progress
+from .limits import RATIO_ENV, SCALE_ENV, Budget, budget_for_files, size_text
 
 KINDS = ("mp4", "exr", "zip", "png", "jpeg", "unknown")
 EXTENSIONS = {"mp4": "mp4", "exr": "exr", "zip": "zip", "png": "png", "jpeg": "jpg", "unknown": "bin"}
 
-MAX_FILES = 20000
-MAX_BYTES = 200 * 1024 ** 3
 MANIFEST = ".genplate-extraction.json"
 _CHUNK = 1 << 20
 _SNIFF_BYTES = 16
+# Below this many declared bytes the ratio says nothing (headers dominate a tiny archive).
+RATIO_FLOOR = 1024 * 1024
 # Windows' FILE_ATTRIBUTE_REPARSE_POINT: how a ZIP made on Windows marks a symlink or junction.
 _WIN_REPARSE_POINT = 0x400
 _DRIVE = re.compile(r"^[A-Za-z]:")
@@ -41,6 +46,10 @@ _DRIVE = re.compile(r"^[A-Za-z]:")
 
 class ArchiveError(RuntimeError):
     """A delivered archive is unsafe or broken; nothing of it was extracted."""
+
+
+class ArchiveTooLarge(ArchiveError):
+    """An archive holds more (entries, bytes, expansion) than the delivery's budget allows."""
 
 
 def sniff_kind(path: os.PathLike | str) -> str:
@@ -67,20 +76,28 @@ def kind_of_bytes(head: bytes) -> str:
 
 
 def extract_zip(zip_path: os.PathLike | str, dest_dir: os.PathLike | str, *,
-                max_files: int = MAX_FILES, max_bytes: int = MAX_BYTES,
-                progress: ProgressFn = no_progress,
+                budget: Optional[Budget] = None, max_files: Optional[int] = None,
+                max_bytes: Optional[int] = None, progress: ProgressFn = no_progress,
                 cancel: Optional[CancelToken] = None) -> list[Path]:
     """Extract ``zip_path`` into ``dest_dir`` safely and atomically; the files, sorted.
 
     Refuses (ArchiveError, nothing written) absolute names, drive letters, ``..``, links and
-    special files, colliding names, encrypted entries, more than ``max_files`` files or more
-    than ``max_bytes`` uncompressed bytes (declared or actually written). When ``dest_dir``
-    already holds a complete extraction of this archive it is returned as it is.
+    special files, colliding names, encrypted entries; and (ArchiveTooLarge, nothing written)
+    more files than the budget's ``files``, more uncompressed bytes than its ``bytes``
+    (declared or actually written) or an expansion over its ``ratio``. ``max_files`` and
+    ``max_bytes`` override the budget's (default: the bound for footage of unknown size).
+    When ``dest_dir`` already holds a complete extraction of this archive it is returned as
+    it is.
     """
     zip_path, dest = Path(zip_path), Path(dest_dir)
+    budget = budget or budget_for_files()
+    max_files = budget.files if max_files is None else max_files
+    max_bytes = budget.bytes if max_bytes is None else max_bytes
     try:
         with zipfile.ZipFile(zip_path) as archive:
-            plan = _plan(archive, zip_path, max_files=max_files, max_bytes=max_bytes)
+            plan = _plan(archive, zip_path, max_files=max_files, max_bytes=max_bytes,
+                         basis=budget.basis)
+            _check_ratio(plan, zip_path, budget.ratio)
             manifest = _manifest(zip_path, plan)
             done = _existing_extraction(dest, manifest)
             if done is not None:
@@ -106,7 +123,7 @@ def extract_zip(zip_path: os.PathLike | str, dest_dir: os.PathLike | str, *,
 # -- checking the entries before anything is written ---------------------------------------
 
 def _plan(archive: zipfile.ZipFile, zip_path: Path, *, max_files: int,
-          max_bytes: int) -> list[tuple[str, zipfile.ZipInfo]]:
+          max_bytes: int, basis: str) -> list[tuple[str, zipfile.ZipInfo]]:
     """The (safe relative name, entry) of every file to extract; raises on the first problem."""
     where = zip_path.name
     files: list[tuple[str, zipfile.ZipInfo]] = []
@@ -144,13 +161,25 @@ def _plan(archive: zipfile.ZipFile, zip_path: Path, *, max_files: int,
         seen[key] = "file"
         files.append(("/".join(parts), info))
         if len(files) > max_files:
-            raise ArchiveError(f"{where} holds more than {max_files} files; refusing to "
-                               f"extract it (raise max_files if the delivery is genuine)")
+            raise ArchiveTooLarge(f"{where} holds more than {max_files} files, the most a "
+                                  f"{basis} delivery may hold; nothing was extracted")
         declared += info.file_size
         if declared > max_bytes:
-            raise ArchiveError(f"{where} would expand to more than {_size(max_bytes)}; refusing "
-                               f"to extract it (raise max_bytes if the delivery is genuine)")
+            raise ArchiveTooLarge(f"{where} would expand to more than {size_text(max_bytes)}, "
+                                  f"the budget of a {basis} delivery; nothing was extracted "
+                                  f"(if it is genuine, raise {SCALE_ENV})")
     return files
+
+
+def _check_ratio(plan: list[tuple[str, zipfile.ZipInfo]], zip_path: Path, ratio: float) -> None:
+    """Refuse an archive that expands far beyond its own size (a ZIP bomb), before writing."""
+    declared = sum(info.file_size for _, info in plan)
+    size = max(1, zip_path.stat().st_size)
+    if declared > RATIO_FLOOR and declared / size > ratio:
+        raise ArchiveTooLarge(f"{zip_path.name} would expand {declared / size:.0f} times, from "
+                              f"{size_text(size)} to {size_text(declared)}: over the {ratio:.0f}x "
+                              f"bound ({RATIO_ENV}) for a delivery; refusing a ZIP bomb, "
+                              f"nothing was extracted")
 
 
 def _fold(path: str) -> str:
@@ -219,8 +248,8 @@ def _extract(archive: zipfile.ZipFile, plan: list[tuple[str, zipfile.ZipInfo]], 
                                            f"its declared size ({info.file_size} bytes): "
                                            f"refusing a ZIP bomb")
                     if written > max_bytes:
-                        raise ArchiveError(f"{where} expands to more than {_size(max_bytes)}; "
-                                           f"refusing to extract it")
+                        raise ArchiveTooLarge(f"{where} expands to more than "
+                                              f"{size_text(max_bytes)}; refusing to extract it")
                     out.write(chunk)
                     progress(written, total_declared, f"extracting {where}")
         except zipfile.BadZipFile as exc:
@@ -319,13 +348,5 @@ def _write_json(path: Path, data: dict) -> None:
         os.fsync(f.fileno())
 
 
-def _size(n: int) -> str:
-    for unit in ("bytes", "KiB", "MiB", "GiB", "TiB"):
-        if n < 1024 or unit == "TiB":
-            return f"{n:.0f} {unit}" if unit == "bytes" else f"{n:.1f} {unit}"
-        n /= 1024
-    return f"{n} bytes"
-
-
-__all__ = ["ArchiveError", "KINDS", "EXTENSIONS", "MANIFEST", "MAX_FILES", "MAX_BYTES",
+__all__ = ["ArchiveError", "ArchiveTooLarge", "KINDS", "EXTENSIONS", "MANIFEST",
            "sniff_kind", "kind_of_bytes", "extract_zip"]

@@ -5,6 +5,9 @@ loose or zipped, over a video when both came), works out its source kind from wh
 say about themselves (stream colour tags, EXR chromaticities; never file names), builds one
 OCIO processor for the clip (color.md §5) and streams frames through it on ``pipeline``'s
 decode thread and workers; frames extracted from a zip are deleted by the workers as they go.
+What a file says about itself is checked against the delivery's budget before its pixels are
+read, and an EXR sequence keeps its numbering (``frames``): a gap is refused or, asked for,
+published as a gap.
 Video goes through the exact processor memoised per Y'CbCr triple (genplate.ocio.memo: same
 results, a fraction of the ACES 2.0 inverse's cost). The caller (core/jobs/runner.py,
 core/cli/colour.py) publishes the staging folder afterwards.
@@ -31,11 +34,13 @@ from genplate.ocio import processors as oproc
 from genplate.ocio import sources as S
 
 from .. import __version__
+from ..delivery.limits import Budget, budget_for_files
 from ..progress import CancelToken, ProgressFn, no_progress
 from . import exr as X
+from . import frames as F
 from . import outputs as O
 from . import video as V
-from .options import IngestError, IngestOptions
+from .options import DeliveryDamaged, IngestError, IngestOptions
 from .pipeline import Hasher, Thumbnail, publish_frame, run_pipeline
 from .result import IngestResult, SourceFile
 
@@ -78,10 +83,12 @@ def choose_delivery(files: list[SourceFile]) -> tuple[str, list[SourceFile]]:
 
 def ingest(paths: list[Path], staging, options: Optional[IngestOptions] = None, *,
            header: Optional[dict] = None, progress: ProgressFn = no_progress,
-           cancel: Optional[CancelToken] = None) -> IngestResult:
-    """Convert the delivery among ``paths`` into frames first..first+n-1 in ``staging``."""
+           cancel: Optional[CancelToken] = None, budget: Optional[Budget] = None) -> IngestResult:
+    """Convert the delivery among ``paths`` into frames first..first+n-1 in ``staging``;
+    ``budget`` is what the request allows a delivery (default: footage of unknown size)."""
     options = options or IngestOptions()
     options.check()
+    budget = budget or budget_for_files()
     cancel = cancel or CancelToken()
     started = time.monotonic()
     try:
@@ -105,7 +112,7 @@ def ingest(paths: list[Path], staging, options: Optional[IngestOptions] = None, 
                                                            dir=_scratch_parent(staging)))
                 from ..delivery.unpack import extract_zip
 
-                extracted = extract_zip(f.path, scratch / f.path.stem)
+                extracted = extract_zip(f.path, scratch / f.path.stem, budget=budget)
                 f.used = True
                 # the zip's own hash stands for its members (they are scratch, not kept)
                 files += [SourceFile(p, _sniff(p), p.stat().st_size, archive=str(f.path))
@@ -121,9 +128,9 @@ def ingest(paths: list[Path], staging, options: Optional[IngestOptions] = None, 
                       attributes=attributes, options=options, staging=staging,
                       workers=workers, progress=progress, cancel=cancel, thumb=thumb)
         if delivery == "exr":
-            result = _ingest_exr(chosen, **common)
+            result = _ingest_exr(chosen, delivered=files, budget=budget, **common)
         else:
-            result = _ingest_video(_pick_video(chosen, options), **common)
+            result = _ingest_video(_pick_video(chosen, options, budget), **common)
     finally:
         if hasher is not None:
             hasher.join()
@@ -132,10 +139,11 @@ def ingest(paths: list[Path], staging, options: Optional[IngestOptions] = None, 
     if hasher.error is not None:
         raise IngestError(f"cannot read a delivered file to hash it: {hasher.error}")
     result.sources = files
-    if thumb.made != result.count // 2:  # fewer frames came than announced
-        middle = staging.frame_path(result.first + result.count // 2)
-        X.write_thumbnail(Path(middle), Path(staging.thumbnail_path), thumb.display(),
-                          options.thumbnail_width)
+    middle = F.nearest(result.count // 2, {g["frame"] - result.first for g in result.gaps},
+                       result.count)
+    if middle is not None and thumb.made != middle:  # fewer frames came than announced
+        X.write_thumbnail(Path(staging.frame_path(result.first + middle)),
+                          Path(staging.thumbnail_path), thumb.display(), options.thumbnail_width)
     result.seconds = time.monotonic() - started
     return result
 
@@ -146,10 +154,12 @@ def _scratch_parent(staging) -> Path:
     return parent
 
 
-def _pick_video(videos: list[SourceFile], options: IngestOptions) -> tuple[SourceFile, V.VideoProbe]:
+def _pick_video(videos: list[SourceFile], options: IngestOptions,
+                budget: Budget) -> tuple[SourceFile, V.VideoProbe]:
     """The video to ingest: when several came, the HDR one (the master), else the first."""
     probes = []
     for f in videos:
+        F.check_video_header(f.path, budget)  # before its probe decodes a frame
         try:
             probes.append((f, V.probe_video(f.path, assume=options.assume,
                                             override=options.source_tags)))
@@ -239,8 +249,9 @@ def _ingest_video(chosen: tuple[SourceFile, V.VideoProbe], *, info, working, chr
                 put((count, *V.planes_444(frame, plane_bits)))
                 count += 1
         except av.error.FFmpegError as exc:
-            raise IngestError(f"{probe.path}: frame {count} cannot be decoded ({exc}); the "
-                              f"download may be damaged: fetch it again") from None
+            raise DeliveryDamaged(f"{probe.path}: frame {count} cannot be decoded ({exc}); the "
+                                  f"download may be damaged: fetch it again",
+                                  [probe.path]) from None
         return count
 
     def convert(item) -> None:
@@ -286,22 +297,21 @@ def _ingest_video(chosen: tuple[SourceFile, V.VideoProbe], *, info, working, chr
         warnings=warnings)
 
 
-def _ingest_exr(chosen: list[SourceFile], *, info, working, chroma, interop, attributes,
-                options, staging, workers, progress, cancel,
-                thumb: "Thumbnail") -> IngestResult:
-    frames = X.main_sequence([f.path for f in chosen])
-    in_use = set(frames)
+def _ingest_exr(chosen: list[SourceFile], *, delivered: list[SourceFile], budget: Budget,
+                info, working, chroma, interop, attributes, options, staging, workers, progress,
+                cancel, thumb: "Thumbnail") -> IngestResult:
+    read_type = options.pixel_type
+    seq = F.exr_sequence(chosen, delivered, allow_gaps=options.allow_gaps, budget=budget)
+    seq.refuse_or_keep()  # a gap in the numbering refuses the take before a frame is written
+    probe = F.first_probe(seq, budget, read_type)
+    in_use = {path for _, path in seq.present}
     for f in chosen:
         f.used = f.path in in_use
-    try:
-        probe = X.probe_exr(frames[0])
-    except X.ExrError as exc:
-        raise IngestError(str(exc)) from None
     config = info.config
     assumed: list[str] = []
     prims = ocfg.primaries_name(probe.chromaticities)
     if probe.chromaticities is None:
-        ruled = config.getColorSpaceFromFilepath(str(frames[0]))
+        ruled = config.getColorSpaceFromFilepath(str(probe.path))
         ruled = ruled[0] if isinstance(ruled, tuple) else ruled
         src_space = ocfg.find_space(config, ruled) or ocfg.interchange_space(config)
         assumed.append(f"EXR colour space: no chromaticities; {src_space} assumed (the config's "
@@ -310,7 +320,7 @@ def _ingest_exr(chosen: list[SourceFile], *, info, working, chroma, interop, att
         src_space = ocfg.linear_space_for_primaries(config, prims) if prims else None
         if src_space is None:
             raise IngestError(
-                f"{frames[0]}: chromaticities {probe.chromaticities} are not AP0, AP1, Rec.709, "
+                f"{probe.path}: chromaticities {probe.chromaticities} are not AP0, AP1, Rec.709, "
                 f"Rec.2020 or P3-D65 (or this config has no linear space with them)")
     fps = probe.fps
     if fps is None:
@@ -322,19 +332,19 @@ def _ingest_exr(chosen: list[SourceFile], *, info, working, chroma, interop, att
                         working=working, transform=transform, source_kind=S.EXR)
     if assumed:
         fspec.attributes["genplate:assumed"] = "; ".join(assumed)
-    read_type = options.pixel_type
     depth = _out_depth(options)
     cpu = None if transform.mode == S.PASSTHROUGH else oproc.image_processor(
         info, transform, in_depth=depth, out_depth=depth)
     w, h = probe.width, probe.height
     size = 2 if read_type == "half" else 4
     first = options.first_frame
-    thumb.index = len(frames) // 2
+    thumb.index = seq.middle()
     # frames extracted from a zip into scratch go as soon as they are converted, in the
     # workers, rather than in one serial delete of the whole extraction at the end
     scratch_frames = {f.path for f in chosen if f.archive is not None}
 
     def belongs(p: X.ExrProbe) -> tuple[int, int, int]:
+        F.check_exr_header(p, budget, read_type)  # before a pixel of it is read
         if (p.width, p.height) != (w, h):
             raise IngestError(f"{p.path}: {p.width}x{p.height}, the first frame was {w}x{h}")
         if p.chromaticities != probe.chromaticities:
@@ -342,13 +352,21 @@ def _ingest_exr(chosen: list[SourceFile], *, info, working, chroma, interop, att
         return p.rgb
 
     def produce(put) -> int:
-        for index, path in enumerate(frames):
+        for index, path in enumerate(seq.slots):
             put((index, path))
-        return len(frames)
+        return len(seq.slots)
 
     def convert(item) -> None:
         index, path = item
-        _, pixels = X.read_frame(path, read_type, belongs)
+        if path is not None:
+            try:
+                _, pixels = X.read_frame(path, read_type, belongs)
+            except X.ExrError as exc:
+                seq.unreadable(index, path, exc)  # raises unless gaps are allowed
+                path = None
+        if path is None:  # a gap: no frame file; the review movies show black
+            extras.gap(index, h, w, np.float16 if read_type == "half" else np.float32)
+            return
         if cpu is not None:
             desc = ocio.PackedImageDesc(pixels, w, h, 3, depth, size, 3 * size, 3 * size * w)
             cpu.apply(desc)
@@ -359,7 +377,7 @@ def _ingest_exr(chosen: list[SourceFile], *, info, working, chroma, interop, att
     extras = O.Extras(options.outputs, info, working, staging, width=w, height=h, fps=fps,
                       attributes=fspec.attributes, workers=workers)
     try:
-        count = run_pipeline(produce, convert, workers=workers, total=len(frames),
+        count = run_pipeline(produce, convert, workers=workers, total=len(seq.slots),
                              progress=progress, cancel=cancel)
         outputs = extras.finish(first, count)
     except (X.ExrError, O.OutputError) as exc:
@@ -367,7 +385,7 @@ def _ingest_exr(chosen: list[SourceFile], *, info, working, chroma, interop, att
     finally:
         extras.abort()
     _, tc = X.timecode(first, fps)
-    detail = {"frames": len(frames), "pixel_type": probe.pixel_type,
+    detail = {"frames": len(in_use), "pixel_type": probe.pixel_type,
               "compression": probe.compression, "chromaticities": probe.chromaticities,
               "primaries": prims, "interop_id": probe.interop_id}
     return IngestResult(
@@ -375,4 +393,5 @@ def _ingest_exr(chosen: list[SourceFile], *, info, working, chroma, interop, att
         working_space=working, chromaticities=chroma, interop_id=interop, source_kind=S.EXR,
         sdr_mode=options.sdr_mode, transform=transform, assumed=assumed, sources=[],
         delivery="exr", compression=options.compression, pixel_type=options.pixel_type,
-        timecode=tc, seconds=0.0, source_detail=detail, outputs=outputs)
+        timecode=tc, seconds=0.0, source_detail=detail, outputs=outputs,
+        warnings=list(seq.warnings), gaps=seq.record(first))

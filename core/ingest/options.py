@@ -17,6 +17,15 @@ class IngestError(RuntimeError):
     """The delivered files cannot become a take; the message says which file and why."""
 
 
+class DeliveryDamaged(IngestError):
+    """Delivered files that came whole but do not decode (``paths``): downloading them again
+    may mend them, so a job fetches them once more before it stops."""
+
+    def __init__(self, message: str, paths) -> None:
+        super().__init__(message)
+        self.paths = [str(p) for p in paths]
+
+
 @dataclass
 class IngestOptions:
     first_frame: int = 1001
@@ -35,6 +44,9 @@ class IngestOptions:
     workers: Optional[int] = None  # default: one per core
     thumbnail_width: int = 480
     outputs: tuple = ()  # extra outputs (outputs.OUTPUTS): aces-archive, dpx10, ...
+    # A missing, empty or unreadable frame of an EXR delivery is published as a gap (kept in
+    # the numbering, recorded in take.json) instead of refusing the take.
+    allow_gaps: bool = False
 
     def check(self) -> None:
         if self.sdr_mode not in S.SDR_MODES:

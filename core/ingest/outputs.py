@@ -380,6 +380,14 @@ class Extras:
         for movie in self.movies:
             movie.put(index, working)
 
+    def gap(self, index: int, height: int, width: int, dtype) -> None:
+        """A frame the take publishes as a gap: frame outputs keep the gap; the review movies,
+        which have no numbering to keep it in, show black for it."""
+        if self.movies:
+            black = np.zeros((height, width, 3), dtype)
+            for movie in self.movies:
+                movie.put(index, black)
+
     def finish(self, first: int, count: int) -> list[dict]:
         records = [out.record(self.staging, first, count) for out in self.frames]
         movies, self.movies = self.movies, []

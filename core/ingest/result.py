@@ -46,6 +46,8 @@ class IngestResult:
     source_detail: dict = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
     outputs: list[dict] = field(default_factory=list)
+    # frames published as gaps (--allow-gaps): {"frame", "file", "why"}; none are hidden
+    gaps: list[dict] = field(default_factory=list)
 
     @property
     def last(self) -> int:
@@ -53,10 +55,13 @@ class IngestResult:
 
     def frames_record(self) -> dict:
         fps = self.fps
-        return {"first": self.first, "last": self.last, "count": self.count,
-                "fps": int(fps) if fps.denominator == 1 else round(float(fps), 3),
-                "fps_rational": [fps.numerator, fps.denominator],
-                "width": self.width, "height": self.height, "timecode": self.timecode}
+        record = {"first": self.first, "last": self.last, "count": self.count,
+                  "fps": int(fps) if fps.denominator == 1 else round(float(fps), 3),
+                  "fps_rational": [fps.numerator, fps.denominator],
+                  "width": self.width, "height": self.height, "timecode": self.timecode}
+        if self.gaps:  # the numbering runs first..last; these frame files are absent
+            record["gaps"] = list(self.gaps)
+        return record
 
     def colour_record(self) -> dict:
         return {

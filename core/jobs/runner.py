@@ -125,7 +125,7 @@ class JobRunner:
                 job = self._fetch(job, backend, reporter, token)
             if job.state in (L.FETCHED, L.INGESTING):
                 try:
-                    job = self._ingest(job, reporter, token)
+                    job = self._ingest_or_refetch(job, backend, reporter, token)
                 except (Cancelled, KeyboardInterrupt):
                     raise
                 except Exception as exc:
@@ -255,9 +255,16 @@ class JobRunner:
 
     def _fetch(self, job: L.Job, backend: Backend, reporter: "_LedgerProgress",
                token: CancelToken) -> L.Job:
-        from ..delivery.fetch import fetch_outputs
-
         _pause_point("delivered")
+        record = self._download(job, backend, reporter, token)
+        return self.ledger.advance(job.id, L.FETCHED, f"{len(record)} file(s) downloaded",
+                                   files=record, message="downloaded", error=None)
+
+    def _download(self, job: L.Job, backend: Backend, reporter: "_LedgerProgress",
+                  token: CancelToken) -> list[dict]:
+        from ..delivery.fetch import fetch_outputs
+        from ..delivery.limits import budget_for
+
         # URLs are never stored (they are secrets, and expire): ask for fresh ones.
         generation = backend.get(job.remote_id)
         if generation.state != COMPLETED:
@@ -265,13 +272,29 @@ class JobRunner:
         files = fetch_outputs(
             job_dir(self.ledger, job.id) / "delivery", generation.outputs,
             refresh=lambda: backend.get(job.remote_id).outputs,
-            progress=reporter.stage("downloading"), cancel=token)
-        record = [{"path": str(f.path), "kind": f.kind, "bytes": f.bytes, "sha256": f.sha256}
-                  for f in files]
-        return self.ledger.advance(job.id, L.FETCHED, f"{len(files)} file(s) downloaded",
-                                   files=record, message="downloaded", error=None)
+            progress=reporter.stage("downloading"), cancel=token,
+            budget=budget_for(ShotRequest.from_json(job.request)),
+            plain_http=backend.plain_http_outputs, local_root=backend.local_outputs)
+        return [{"path": str(f.path), "kind": f.kind, "bytes": f.bytes, "sha256": f.sha256}
+                for f in files]
+
+    def _ingest_or_refetch(self, job: L.Job, backend: Backend, reporter: "_LedgerProgress",
+                           token: CancelToken) -> L.Job:
+        """Ingest; when a delivered file does not decode, fetch it again once and ingest again
+        (a second failure stops the job, resumable, with the reason)."""
+        from ..delivery.fetch import discard_outputs
+        from ..ingest.options import DeliveryDamaged
+
+        try:
+            return self._ingest(job, reporter, token)
+        except DeliveryDamaged as exc:
+            self.ledger.note(job.id, f"{_reason(exc)}; fetching the damaged output(s) again, once")
+            discard_outputs(job_dir(self.ledger, job.id) / "delivery", exc.paths)
+            self.ledger.update(job.id, files=self._download(job, backend, reporter, token))
+            return self._ingest(self.ledger.get(job.id), reporter, token)
 
     def _ingest(self, job: L.Job, reporter: "_LedgerProgress", token: CancelToken) -> L.Job:
+        from ..delivery.limits import budget_for
         from ..review import judge
         from ..takes import versions
         from ..takes.take import find_for_job
@@ -291,7 +314,8 @@ class JobRunner:
         options = spec.ingest_options()
         header = exr_provenance(job, spec, staging.version, request)
         result = ingest([Path(f["path"]) for f in job.files], staging, options, header=header,
-                        progress=reporter.stage("ingesting"), cancel=token)
+                        progress=reporter.stage("ingesting"), cancel=token,
+                        budget=budget_for(request))
         record = take_record(job, spec, staging, request, result, self.ledger)
         # Judged before publishing, so the scores travel with the take; a judge that fails
         # leaves the take unjudged, never unpublished (it was paid for).

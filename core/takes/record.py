@@ -33,6 +33,7 @@ class PublishSpec:
     source_tags: Optional[str] = None  # overrides the delivery's own colour tags
     peak_nits: Optional[int] = None
     outputs: tuple = ()  # extra outputs beside the EXR frames (archive, dpx, review movies)
+    allow_gaps: bool = False  # publish a missing/unreadable EXR frame as a recorded gap
 
     def to_json(self) -> dict:
         return asdict(self)
@@ -54,7 +55,7 @@ class PublishSpec:
             working_space=self.working_space, config=self.config, compression=self.compression,
             pixel_type=self.pixel_type, hdr_mode=self.hdr_mode,
             assume=self.assume or DEFAULT_ASSUME, source_tags=self.source_tags,
-            peak_nits=self.peak_nits, outputs=tuple(self.outputs))
+            peak_nits=self.peak_nits, outputs=tuple(self.outputs), allow_gaps=self.allow_gaps)
 
 
 def publish_record(spec: PublishSpec, staging, result, *, job_id: str, backend: str,

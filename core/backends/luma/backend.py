@@ -75,6 +75,13 @@ class LumaBackend(Backend):
     def describe(self) -> str:
         return f"luma ({self.client.base_url})"
 
+    @property
+    def plain_http_outputs(self) -> bool:
+        """Outputs over plain http only while the service is on this machine (the emulator)."""
+        from ...delivery.limits import plain_http_allowed
+
+        return plain_http_allowed(self.client.base_url)
+
     # -- create -------------------------------------------------------------------------------
 
     def create(self, request: ShotRequest, *, job_id: str) -> str:
