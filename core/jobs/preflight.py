@@ -170,6 +170,21 @@ def check_space(request: ShotRequest, spec: PublishSpec, take_disk: Path, data_d
                 f"removes old deliveries and dead staging folders), or publish elsewhere (--root)")
 
 
+def nearly_full(paths) -> Optional[str]:
+    """Words for the first of these disks that is (nearly) full, or None: a step that failed
+    there probably failed for that, whatever the library that hit it said."""
+    for path in paths:
+        try:
+            where = _deepest_existing(Path(os.path.abspath(path)))
+            free = free_bytes(where)
+        except OSError:
+            continue
+        if free < MARGIN_BYTES:
+            return (f"the disk holding {where} is full ({free / MIB:.0f} MB free): free space "
+                    f"there (`genplate clean` reclaims old deliveries and dead staging folders)")
+    return None
+
+
 def check_job(job, data_dir: Path) -> None:
     """The same checks for a job already in the ledger, right before its create is sent (the
     backend is not checked here: the runner opens it next, and opening it checks the key)."""
@@ -178,4 +193,5 @@ def check_job(job, data_dir: Path) -> None:
 
 
 __all__ = ["check", "check_job", "check_root", "check_names", "check_colour", "check_space",
-           "check_backend", "expected_bytes", "expected_sources", "free_bytes", "MARGIN_BYTES"]
+           "check_backend", "expected_bytes", "expected_sources", "free_bytes", "nearly_full",
+           "MARGIN_BYTES"]

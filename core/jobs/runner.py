@@ -429,6 +429,11 @@ def _keep_resumable(ledger: L.Ledger, job_id: str, what: str, exc: BaseException
                     lease: Optional[Owner] = None) -> L.Job:
     """Leave a job where it stands, with the reason and what to do, for `genplate resume`."""
     reason = _reason(exc) + _advice(exc)
+    if "free space" not in reason:
+        job = ledger.get(job_id)
+        full = preflight.nearly_full([job.publish.get("root") or ".", ledger.path.parent])
+        if full:
+            reason += f"; {full}"
     ledger.note(job_id, f"{what}: {reason}", lease=lease)
     ledger.update(job_id, lease=lease, message=what,
                   error=f"{what} ({reason}); `genplate resume {job_id}` picks it up again")

@@ -88,7 +88,9 @@ def marker_path(path: Path) -> Path:
 
 def backups(path: Path) -> list[Path]:
     """Copies made before schema changes, newest first."""
-    return sorted(path.parent.glob(path.name + BACKUP_INFIX + "*"), reverse=True)
+    found = path.parent.glob(path.name + BACKUP_INFIX + "*")
+    return sorted((p for p in found if not p.name.endswith(("-wal", "-shm", "-journal"))),
+                  reverse=True)
 
 
 def _restore_advice(path: Path) -> str:
@@ -181,16 +183,18 @@ def journal_mode(path: Path) -> str:
     return "delete" if file_system(path) in NETWORK_FILE_SYSTEMS else "wal"
 
 
-def file_system(path: Path) -> Optional[str]:
-    """The type of the file system holding ``path`` (Linux's mount table; UNC paths are SMB)."""
+def file_system(path: Path, mounts: Optional[list[str]] = None) -> Optional[str]:
+    """The type of the file system holding ``path`` (Linux's mount table, or ``mounts`` in its
+    format; UNC paths on Windows are SMB)."""
     text = os.fspath(path)
     if os.name == "nt":
         return "smb" if text.startswith(("\\\\", "//")) else None
-    try:
-        with open("/proc/self/mountinfo", encoding="utf-8", errors="replace") as fh:
-            mounts = fh.read().splitlines()
-    except OSError:
-        return None
+    if mounts is None:
+        try:
+            with open("/proc/self/mountinfo", encoding="utf-8", errors="replace") as fh:
+                mounts = fh.read().splitlines()
+        except OSError:
+            return None
     where = os.path.realpath(os.path.dirname(os.path.abspath(text)))
     best, kind = "", None
     for line in mounts:
@@ -373,6 +377,7 @@ def _migrate(db: Connection, path: Path, version: int) -> None:
             copy = sqlite3.connect(backup)
             try:
                 db.backup(copy)
+                copy.execute("PRAGMA journal_mode=DELETE")  # one self-contained file
             finally:
                 copy.close()
         except (sqlite3.Error, OSError) as exc:
