@@ -62,16 +62,12 @@ def test_a_root_inside_a_file(capsys, emu, tmp_path):
     assert "notes.txt is a file" in error
 
 
-def test_a_root_whose_disk_is_not_there(capsys, emu, tmp_path):
-    missing = tmp_path / "mnt" / "show" / "takes"
-    error = refused(capsys, emu, tmp_path, "--root", str(missing))
-    assert "does not exist" in error and "mounted" in error and f"mkdir -p {missing}" in error
-
-
-def test_a_missing_root_whose_folder_exists_is_made_at_publish(tmp_path):
-    """The first take of a new root: its folder exists, so the root is simply created."""
-    spec = PublishSpec(root=str(tmp_path / "takes"), shot="sh010", name="kite")
+def test_a_missing_root_is_made_at_publish_when_it_can_be(tmp_path):
+    """The first take of a new root, even folders deep: the nearest folder that exists is
+    writable, so the root is simply created when the take is published."""
+    spec = PublishSpec(root=str(tmp_path / "new" / "show" / "takes"), shot="sh010", name="kite")
     assert preflight.check_root(spec) == tmp_path
+    assert not (tmp_path / "new").exists()  # checking made nothing
 
 
 def _read_only_dir(path):
@@ -89,15 +85,19 @@ def _read_only_dir(path):
     return path, lambda: subprocess.run(["umount", "-l", str(path)], capture_output=True)
 
 
-def test_a_read_only_root(capsys, emu, tmp_path):
+def test_a_read_only_root_and_a_missing_one_that_cannot_be_made(capsys, emu, tmp_path):
     root, undo = _read_only_dir(tmp_path / "readonly")
     if root is None:
         pytest.skip("running as root without the right to mount a read-only file system")
     try:
         error = refused(capsys, emu, tmp_path, "--root", str(root))
+        assert "cannot write in" in error and "writable" in error
+        # Under a folder that cannot be written (an unmounted share's mount point, say).
+        error = refused(capsys, emu, tmp_path, "--root", str(root / "show" / "takes"))
+        assert f"cannot write in {root}" in error and "does not exist yet" in error
+        assert "mounted" in error
     finally:
         undo()
-    assert "cannot write in" in error and "writable" in error
 
 
 def test_a_config_that_does_not_exist(capsys, emu, tmp_path):

@@ -63,9 +63,10 @@ def _deepest_existing(path: Path) -> Path:
 
 
 def check_root(spec: PublishSpec) -> Path:
-    """The folder the take will be written under must be one this process can write.
+    """The folder the take will be written under must be one this process can write: a
+    missing root is fine when its nearest existing folder is writable (it is made at publish).
 
-    Returns the deepest folder that exists (where the disk space is measured).
+    Returns that nearest existing folder (where the disk space is measured).
     """
     root = Path(os.path.abspath(spec.root))
     target = root / spec.shot / spec.name
@@ -75,17 +76,14 @@ def check_root(spec: PublishSpec) -> Path:
         what = "is a file" if where.exists() else "is a broken link"
         raise JobError(f"--root {root}: {where} {what}, not a folder, so the take cannot be "
                        f"published there; {advice}")
-    if where != target and len(where.parts) < len(root.parts) - 1:
-        missing = root.parent
-        raise JobError(f"--root {root} does not exist, and neither does {missing}: is the disk "
-                       f"or share mounted? If the root is meant to be new, create it first "
-                       f"(mkdir -p {root})")
     try:
         probe = tempfile.mkdtemp(prefix=".genplate-check-", dir=where)
         os.rmdir(probe)
     except OSError as exc:
-        raise JobError(f"--root {root}: cannot write in {where} ({exc.strerror or exc}); make it "
-                       f"writable by you, or {advice}") from None
+        missing = (f" ({root} does not exist yet, and cannot be made there: is the disk or "
+                   f"share mounted?)" if not root.exists() else "")
+        raise JobError(f"--root {root}: cannot write in {where} ({exc.strerror or exc}){missing}; "
+                       f"make it writable by you, or {advice}") from None
     return where
 
 

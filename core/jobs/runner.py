@@ -198,9 +198,6 @@ class JobRunner:
         job = ledger.get(job_id)
         try:
             if job.state == L.QUEUED:
-                # Checked again right before sending: the root, the disk, the config or the
-                # key may have changed since the job was recorded. Nothing is sent if not.
-                preflight.check_job(job, ledger.path.parent)
                 job = self._create(job, self.backend(job.backend), token, resend=resend)
             if job.state in (L.SUBMITTED, L.RUNNING):
                 job = self._follow(job, self.backend(job.backend), reporter, token)
@@ -273,6 +270,9 @@ class JobRunner:
             if job.state != L.QUEUED:
                 return job
         token.check()  # a cancelled job never sends a create
+        # Checked again right before sending: the root, the disk or the config may have
+        # changed since the job was recorded. Nothing is sent if not.
+        preflight.check_job(job, self.ledger.path.parent)
         job = self.ledger.claim_create(job.id, lease=self._lease(job.id))
         _pause_point("create")
         try:
