@@ -259,3 +259,39 @@ def test_a_runner_whose_lease_was_taken_stops_and_the_job_still_finishes_once(tm
     _one_create_one_take(tmp_path, "luma", ledger.get(job.id), emu)
     details = [e.detail or "" for e in ledger.events(job.id)]
     assert any("took over from process 1 on render09" in d and "lapsed" in d for d in details)
+
+
+# -- a farm task run again --------------------------------------------------------------------
+
+@pytest.mark.slow
+def test_a_farm_task_run_twice_at_once_and_again_later_makes_one_generation(tmp_path):
+    """A farm retries a task, or runs it on two workers: the task names its job (--job-id), so
+    every run finds the job the first one recorded and follows it."""
+    env = _env(tmp_path, "offline")
+    args = _generate_args(tmp_path, "offline") + ["--job-id", "sh030-boat-t1"]
+    both = [Proc(args, env), Proc(args, env)]
+    results = [p.finish() for p in both]
+    again = Proc(args, env).finish()  # the retried task, after the job is done
+    for code, out in [*results, again]:
+        assert code == 0, out
+        answer = json.loads(out)
+        assert answer["version"] == 1 and answer["job"]["id"] == "sh030-boat-t1"
+    ledger = L.Ledger(tmp_path / "data" / "ledger.sqlite3")
+    assert [j.id for j in ledger.jobs()] == ["sh030-boat-t1"]
+    _one_create_one_take(tmp_path, "offline", ledger.get("sh030-boat-t1"))
+
+
+def test_a_job_id_names_one_shot_only(tmp_path, capsys):
+    from genplate.core.cli.main import main
+
+    base = ["generate", PROMPT, "--backend", "offline", "--root", str(tmp_path / "takes"),
+            "--detach", "--json"]
+    main([*base, "--job-id", "../escape"])
+    assert "--job-id" in json.loads(capsys.readouterr().out)["error"]
+    ledger = L.Ledger()
+    submit(ledger, ShotRequest.draft("another shot entirely"),
+           PublishSpec(root=str(tmp_path / "takes"), shot="sh030", name="other"), "offline",
+           job_id="sh030-t1")
+    assert main([*base, "--job-id", "sh030-t1"]) == 2
+    assert "already in the ledger for another shot" in json.loads(capsys.readouterr().out)["error"]
+    assert [j.id for j in ledger.jobs()] == ["sh030-t1"]

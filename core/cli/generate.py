@@ -77,10 +77,17 @@ def cmd_generate(args: argparse.Namespace) -> int:
     request.validate()
     backend = backend_name(args)
     publish = publish_from(args, request)
-    # Everything publishing will need, before the job is recorded or anything is sent.
-    preflight.check(request, publish, data_dir=ledger.path.parent, backend=backend)
-    with admitted(ledger, args.project, [price(request, backend)]):
-        job = submit(ledger, request, publish, backend, project=args.project)
+    named = getattr(args, "job_id", None)
+    known = ledger.find(named) if named else None
+    if known is not None:  # run again (a retried farm task): follow the job it made
+        job = submit(ledger, request, publish, backend, job_id=named)
+        say(f"genplate: job {job.id} is already in the ledger ({job.state}); following it")
+    else:
+        # Everything publishing will need, before the job is recorded or anything is sent.
+        preflight.check(request, publish, data_dir=ledger.path.parent, backend=backend)
+        with admitted(ledger, args.project, [price(request, backend)]):
+            job = submit(ledger, request, publish, backend, project=args.project,
+                         job_id=named)
     where = f"on Luma; free on the {backend} renderer" if backend in FREE_BACKENDS else f"on {backend}"
     say(f"genplate: job {job.id}: {request.describe()} {where}")
     if args.detach:
@@ -215,6 +222,10 @@ def cmd_cancel(args: argparse.Namespace) -> int:
     return 0
 
 
+JOB_ID_HELP = ("name the job (letters, digits, '_', '-'), e.g. a farm task's id: the same "
+               "command run again follows the job it made instead of paying for another")
+
+
 def register(command) -> None:
     p = command("generate", cmd_generate, "generate a shot and publish it as a take")
     add_request_options(p)
@@ -224,12 +235,14 @@ def register(command) -> None:
     p.add_argument("--project", default="", help="project the spending counts against")
     p.add_argument("--detach", action="store_true",
                    help="queue it and return at once; a background worker runs it")
+    p.add_argument("--job-id", metavar="ID", help=JOB_ID_HELP)
 
     p = command("submit", cmd_generate, "queue a shot for a background worker (what the panels use)")
     add_request_options(p)
     add_publish_options(p)
     p.add_argument("--backend", choices=("offline", "luma"))
     p.add_argument("--project", default="")
+    p.add_argument("--job-id", metavar="ID", help=JOB_ID_HELP)
     p.set_defaults(detach=True)
 
     p = command("jobs", cmd_jobs, "list jobs (or one job's steps)")

@@ -77,14 +77,34 @@ def kind_for(request: ShotRequest) -> str:
 
 def submit(ledger: L.Ledger, request: ShotRequest, publish: PublishSpec, backend: str, *,
            project: str = "", batch_id: Optional[str] = None, parent_id: Optional[str] = None,
-           attempt: int = 1) -> L.Job:
-    """Validate and record a job (state queued). Nothing is sent yet."""
+           attempt: int = 1, job_id: Optional[str] = None) -> L.Job:
+    """Validate and record a job (state queued). Nothing is sent yet.
+
+    ``job_id`` names the job (a farm task's own id): when a job of that id is already recorded
+    for the same shot, it is returned instead, so a task run again follows the job it made.
+    """
     request.validate()
     estimate = 0.0 if backend in FREE_BACKENDS else request.estimate().usd
-    return ledger.add_job(
-        backend=backend, request=request.to_json(), publish=publish.to_json(), project=project,
-        estimate_usd=estimate, batch_id=batch_id, parent_id=parent_id,
-        attempt=attempt)
+    with ledger.transaction():
+        if job_id is not None:
+            from ..takes.layout import TakeError, validate_job_id
+
+            try:
+                validate_job_id(job_id)
+            except TakeError as exc:
+                raise JobError(f"--job-id: {exc}") from None
+            existing = ledger.find(job_id)
+            if existing is not None:
+                if (existing.backend, ShotRequest.from_json(existing.request).describe(),
+                        existing.request.get("prompt")) != (backend, request.describe(), request.prompt):
+                    raise JobError(f"job {job_id} is already in the ledger for another shot "
+                                   f"({existing.request.get('prompt', '')[:60]!r} on "
+                                   f"{existing.backend}): choose another --job-id")
+                return existing
+        return ledger.add_job(
+            backend=backend, request=request.to_json(), publish=publish.to_json(),
+            project=project, estimate_usd=estimate, batch_id=batch_id, parent_id=parent_id,
+            attempt=attempt, job_id=job_id)
 
 
 class JobRunner:
