@@ -27,18 +27,18 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Optional
 
-from .. import __version__
 from . import ledger as L
 from . import lease as leases
 from . import preflight
 from .errors import JobError, LeaseLost
+from .provenance import exr_provenance, take_record
 from .recovery import FINAL_TAG, SERVICE_FAILED, release_staging
 from ..backends import FREE_BACKENDS, open_backend
 from ..backends.base import COMPLETED, FAILED, Backend, BackendError, Generation
 from ..owner import Owner
 from ..progress import Cancelled, CancelToken, ProgressFn, no_progress
 from ..request import ShotRequest
-from ..takes.record import PublishSpec, iso_time, publish_record
+from ..takes.record import PublishSpec
 
 # Failure codes worth a new paid attempt (luma-agents-api.md); anything else is final.
 RETRYABLE_FAILURES = ("generation_failed", "output_not_found")
@@ -482,38 +482,6 @@ def _needs_decision(job: L.Job, backend: Backend, why: BaseException) -> CreateN
         f"say whether the generation exists ({_reason(why)}). Sending it again may start a "
         f"second paid generation: check your account, then run "
         f"`genplate resume --resend {job.id}`, or `genplate cancel {job.id}`.")
-
-
-def exr_provenance(job: L.Job, spec: PublishSpec, version: int, request: ShotRequest) -> dict:
-    """The essentials of take.json that travel inside every frame's header."""
-    header = {
-        "genplate:shot": spec.shot,
-        "genplate:take": spec.name,
-        "genplate:version": f"v{version:03d}",
-        "genplate:kind": spec.kind,
-        "genplate:job_id": job.id,
-        "genplate:backend": job.backend,
-        "genplate:remote_id": job.remote_id or "",
-        "genplate:model": request.model,
-        "genplate:prompt": request.prompt,
-        "genplate:engine": f"genplate {__version__}",
-    }
-    if request.seed is not None:
-        header["genplate:seed"] = str(request.seed)
-    return header
-
-
-def take_record(job: L.Job, spec: PublishSpec, staging, request: ShotRequest, result,
-                ledger: L.Ledger) -> dict:
-    """take.json of a generated take: the provenance record published beside the frames."""
-    times: dict[str, str] = {}
-    for event in ledger.events(job.id):  # the first time each step was reached
-        if event.state in (L.QUEUED, L.SUBMITTED, L.DELIVERED):
-            times.setdefault(event.state, iso_time(event.at))
-    return publish_record(spec, staging, result, job_id=job.id, backend=job.backend,
-                          remote_id=job.remote_id, request=request.to_json(),
-                          inputs=request.input_hashes(), estimate_usd=job.estimate_usd,
-                          times=times)
 
 
 def _reason(exc: BaseException) -> str:
