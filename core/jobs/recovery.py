@@ -111,7 +111,8 @@ def cancel(ledger: L.Ledger, job_id: str, *, wait: float = 10.0) -> tuple[L.Job,
             time.sleep(0.2)
         job = ledger.get(job.id)
         if not job.terminal:
-            if ledger.lease_holder(job.id) is not None:
+            holder = ledger.lease_holder(job.id)
+            if holder is not None:
                 return job, (f"job {job.id}: cancel requested; {holder.describe()} runs it and "
                              f"stops at its next check. {_remote_words(job)}").rstrip()
             return _end(ledger, job)
