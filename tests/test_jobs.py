@@ -232,16 +232,29 @@ def test_an_outage_while_following_keeps_the_paid_job_resumable(tmp_path):
     assert backend.creates == [job.id]
 
 
-def test_a_final_backend_error_while_following_fails_the_job(tmp_path):
+def test_a_refused_key_while_following_leaves_the_paid_job_resumable(tmp_path):
+    """The generation exists and is paid for: a key that stops working is this machine's
+    problem, not the service's answer about the generation, so the job waits for a resume."""
     ledger = L.Ledger(tmp_path / "l.db")
     job = _job(ledger, tmp_path)
 
     class Refusing(ScriptedBackend):
-        def get(self, remote_id, **kw):
-            raise BackendError("401: the key was refused")
+        refuse = True
 
-    done = _runner(ledger, Refusing(["queued"])).run(job.id)
-    assert done.state == L.FAILED and "401" in done.error
+        def get(self, remote_id, **kw):
+            if self.refuse:
+                raise BackendError("401: the key was refused")
+            return super().get(remote_id, **kw)
+
+    backend = Refusing([_failed("content_moderated")])
+    parked = _runner(ledger, backend).run(job.id)
+    assert parked.state == L.SUBMITTED and "401" in parked.error
+    assert f"genplate resume {job.id}" in parked.error
+    assert [j.id for j in L.iter_unfinished(ledger)] == [job.id]
+    backend.refuse = False
+    done = _runner(ledger, backend).run(job.id)
+    assert done.state == L.FAILED and "content_moderated" in done.error
+    assert backend.creates == [job.id]
 
 
 def test_a_delivery_that_fails_to_publish_stays_resumable(tmp_path, monkeypatch):

@@ -163,8 +163,8 @@ def test_a_job_that_died_before_sending_is_resumed_without_a_decision(world, emu
 
 
 @pytest.mark.parametrize("status,words", [
-    (400, "invalid"), (401, "API key"), (402, "balance"), (403, "suspended"),
-    (413, "too large"), (422, "combination"),
+    (400, "invalid"), (402, "balance"), (403, "suspended"), (413, "too large"),
+    (422, "combination"),
 ])
 def test_a_refused_create_fails_the_job_with_a_plain_reason(world, emu, status, words):
     emu.inject("create", "status", status=status, detail=f"the service's words for {status}")
@@ -172,6 +172,20 @@ def test_a_refused_create_fails_the_job_with_a_plain_reason(world, emu, status, 
     assert job.state == L.FAILED and job.remote_id is None and job.take_dir is None
     assert words in job.error and f"the service's words for {status}" in job.error
     assert emu.creates_made == {} and not list(world["root"].rglob("take.json"))
+    assert_no_secrets(world, emu)
+
+
+def test_a_refused_key_on_create_leaves_the_job_queued_until_the_key_is_fixed(world, emu):
+    """401 is this machine's key, not the service's verdict on the shot: nothing was created,
+    the job waits with what to fix, and a resume with a good key sends it (once)."""
+    emu.inject("create", "status", status=401, detail="Invalid API key")
+    parked = run(world, emu)
+    assert parked.state == L.QUEUED and parked.remote_id is None
+    assert "API key" in parked.error and f"genplate resume {parked.id}" in parked.error
+    assert emu.creates_made == {}
+    done = run(world, emu, job=parked.id)  # the key was fixed: the emulator accepts it now
+    assert_published(world, done, emu)
+    assert emu.creates_made == {parked.id: 1} and emu.creates_received[parked.id] == 2
     assert_no_secrets(world, emu)
 
 

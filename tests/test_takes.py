@@ -138,7 +138,9 @@ def test_a_resumed_job_gets_its_own_reservation_back_emptied(tmp_path):
     (staging.dir / "sub" / "x").write_text("x")
     again = V.reserve(tmp_path, "sh010", "road", "jA")
     assert again == staging and again.version == 1
-    assert list(again.dir.iterdir()) == []
+    # The killed attempt's work is gone; only the fresh stamp of who holds it now remains.
+    assert [p.name for p in again.dir.iterdir()] == [V.STAMP]
+    assert again.dir.joinpath(V.STAMP).read_text().count('"jA"') == 1
     assert other.dir.is_dir() and V.reserve(tmp_path, "sh010", "road", "jB").version == 2
 
 

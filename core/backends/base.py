@@ -37,12 +37,23 @@ class Generation:
 
 
 class BackendError(RuntimeError):
-    """A backend refused or failed; ``retryable`` says whether waiting and asking again can help."""
+    """A backend refused or failed; ``retryable`` says whether waiting and asking again can help.
 
-    def __init__(self, message: str, *, retryable: bool = False, code: Optional[str] = None) -> None:
+    ``local``: the cause is on this machine (a missing input file, a setting, the key), not
+    the service's answer; fixing it and resuming can succeed, so it never ends a job. A create
+    that raises a BackendError neither retryable, nor local, nor of unknown outcome is the
+    service's refusal: nothing was created, and the job fails with the service's reason.
+    """
+
+    local = False
+
+    def __init__(self, message: str, *, retryable: bool = False, code: Optional[str] = None,
+                 local: Optional[bool] = None) -> None:
         super().__init__(message)
         self.retryable = retryable
         self.code = code
+        if local is not None:
+            self.local = local
 
 
 class Backend(ABC):

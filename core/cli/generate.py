@@ -1,5 +1,5 @@
 """The main job's commands: `generate` (and `submit`, its detached form for the panels), `jobs`,
-`resume`, the hidden `worker` a panel's job runs in, and `cancel`."""
+`resume`, the hidden `worker` a panel's job runs in, `cancel` and `clean`."""
 from __future__ import annotations
 
 import argparse
@@ -7,6 +7,7 @@ from typing import Optional
 
 from ..backends import FREE_BACKENDS, default_backend_name
 from ..jobs import ledger as L
+from ..jobs import preflight, recovery
 from ..jobs.budget import admitted, price
 from ..jobs.runner import JobRunner, spawn_worker, submit, unfinished
 from ..progress import ProgressFn
@@ -77,8 +78,17 @@ def cmd_generate(args: argparse.Namespace) -> int:
     request.validate()
     backend = backend_name(args)
     publish = publish_from(args, request)
-    with admitted(ledger, args.project, [price(request, backend)]):
-        job = submit(ledger, request, publish, backend, project=args.project)
+    named = getattr(args, "job_id", None)
+    known = ledger.find(named) if named else None
+    if known is not None:  # run again (a retried farm task): follow the job it made
+        job = submit(ledger, request, publish, backend, job_id=named)
+        say(f"genplate: job {job.id} is already in the ledger ({job.state}); following it")
+    else:
+        # Everything publishing will need, before the job is recorded or anything is sent.
+        preflight.check(request, publish, data_dir=ledger.path.parent, backend=backend)
+        with admitted(ledger, args.project, [price(request, backend)]):
+            job = submit(ledger, request, publish, backend, project=args.project,
+                         job_id=named)
     where = f"on Luma; free on the {backend} renderer" if backend in FREE_BACKENDS else f"on {backend}"
     say(f"genplate: job {job.id}: {request.describe()} {where}")
     if args.detach:
@@ -93,7 +103,7 @@ def run_and_report(args: argparse.Namespace, ledger: L.Ledger, job_ids: list[str
                    limit: int = 1, resend: bool = False) -> int:
     from ..jobs.runner import run_concurrently
 
-    runner = JobRunner(ledger)
+    runner = JobRunner(ledger, notify=say)
     bars: dict[str, Bars] = {}
 
     def progress_for(job_id: str) -> ProgressFn:
@@ -134,8 +144,11 @@ def cmd_jobs(args: argparse.Namespace) -> int:
     if args.job:
         job = ledger.get(args.job)
         events = [{"at": e.at, "state": e.state, "detail": e.detail} for e in ledger.events(job.id)]
-        emit(args, {"job": job_json(job), "events": events},
-             lambda: _format_events(job, events))
+        holder = ledger.lease_holder(job.id)
+        data = {**job_json(job), "runner": holder.to_json() if holder else None}
+        emit(args, {"job": data, "events": events},
+             lambda: _format_events(job, events) + (f"\n  run by {holder.describe()}"
+                                                      if holder else ""))
         return 0
     states = [s for s in L.STATES if s not in L.TERMINAL] if args.active else None
     jobs = ledger.jobs(states=states, limit=args.limit)
@@ -180,8 +193,16 @@ def cmd_resume(args: argparse.Namespace) -> int:
     finished = [] if args.job else resume_batches(ledger)
     if args.job:
         jobs = [ledger.get(j) for j in args.job]
+        # Named on purpose: a job an earlier genplate failed for a local cause comes back,
+        # even one that was never sent (its create goes out now, as asked).
+        jobs = [recovery.revive(ledger, j, paid_only=False) or j for j in jobs]
     else:
+        # Paid jobs an earlier genplate failed for a local cause are unfinished too.
+        revived = [recovery.revive(ledger, j, paid_only=True) for j in recovery.revivable_jobs(ledger)]
         jobs = unfinished(ledger)
+        if revived:
+            say(f"genplate: {len(revived)} paid job(s) failed by an earlier genplate for a local "
+                f"cause are picked up again")
     if not jobs:
         emit(args, {"jobs": [], "batches": finished}, lambda: "\n".join(
             f"batch {b['batch']}: contact sheet {b['contact_sheet']}" for b in finished)
@@ -203,13 +224,13 @@ def cmd_worker(args: argparse.Namespace) -> int:
 
 def cmd_cancel(args: argparse.Namespace) -> int:
     ledger = open_ledger()
-    job = ledger.request_cancel(args.job)
-    if job.state == L.QUEUED and not L.has_live_worker(job) and not job.create_intent_at:
-        # Nobody is running it and nothing was sent: end it here.
-        job = ledger.advance(job.id, L.CANCELLED, "cancelled before it was sent", message="cancelled")
-    emit(args, {"job": job_json(job)},
-         lambda: f"job {job.id}: cancel requested" if not job.terminal else f"job {job.id}: {job.state}")
+    job, said = recovery.cancel(ledger, args.job)
+    emit(args, {"job": job_json(job), "said": said}, lambda: said)
     return 0
+
+
+JOB_ID_HELP = ("name the job (letters, digits, '_', '-'), e.g. a farm task's id: the same "
+               "command run again follows the job it made instead of paying for another")
 
 
 def register(command) -> None:
@@ -220,12 +241,14 @@ def register(command) -> None:
     p.add_argument("--project", default="", help="project the spending counts against")
     p.add_argument("--detach", action="store_true",
                    help="queue it and return at once; a background worker runs it")
+    p.add_argument("--job-id", metavar="ID", help=JOB_ID_HELP)
 
     p = command("submit", cmd_generate, "queue a shot for a background worker (what the panels use)")
     add_request_options(p)
     add_publish_options(p)
     p.add_argument("--backend", choices=("offline", "luma"), help=BACKEND_HELP)
     p.add_argument("--project", default="", help="project the spending counts against")
+    p.add_argument("--job-id", metavar="ID", help=JOB_ID_HELP)
     p.set_defaults(detach=True)
 
     p = command("jobs", cmd_jobs, "list jobs (or one job's steps)")
@@ -246,5 +269,6 @@ def register(command) -> None:
     p.add_argument("job", nargs="+")
     p.add_argument("--limit", type=int, default=2)
 
-    p = command("cancel", cmd_cancel, "stop following a job and do not publish it")
+    p = command("cancel", cmd_cancel, "end a job that is not done: stop following it, do not "
+                                      "publish it (says what that means for what was paid)")
     p.add_argument("job", help="the job's id (`genplate jobs` lists them)")

@@ -27,7 +27,7 @@ import zlib
 from pathlib import Path
 from typing import Optional
 
-from ..jobs.ledger import pid_alive  # the one liveness check the engine uses for workers too
+from ..owner import pid_alive  # the one liveness check the engine uses for workers too
 from ..progress import CancelToken, ProgressFn, no_progress
 from .limits import RATIO_ENV, SCALE_ENV, Budget, budget_for_files, size_text
 

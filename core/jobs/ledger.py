@@ -4,7 +4,10 @@ Each arrow of the main job is written here before and after it happens, so a cra
 host or a lost network resumes where it stopped and never pays for a generation twice. The
 database lives in the user's data directory (``platformdirs``), or wherever
 ``$GENPLATE_DATA_DIR`` points; several processes (the panel's workers, the command, a farm
-job) share it safely through SQLite's write-ahead log.
+job) share it safely through SQLite's locks. How the file is opened, checked, migrated and kept
+from being silently replaced is ``store``'s business; which runner may work on a job is
+``lease``'s: every step recorded by a runner names its lease, and a step by a runner that no
+longer holds the job is refused.
 
 Nothing secret is stored: requests hold file paths and hashes, never keys; outputs are kept as
 their types only, because their presigned URLs are secrets that expire anyway.
@@ -20,6 +23,11 @@ import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Optional
+
+from ..owner import Owner
+from . import lease as _lease
+from . import store
+from .errors import LedgerError, LeaseLost, TransitionError  # noqa: F401 (the ledger's errors)
 
 QUEUED = "queued"
 SUBMITTED = "submitted"
@@ -51,71 +59,12 @@ _NEXT: dict[str, tuple[str, ...]] = {
 
 DATA_DIR_ENV = "GENPLATE_DATA_DIR"
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS jobs (
-    id TEXT PRIMARY KEY,
-    created_at REAL NOT NULL,
-    updated_at REAL NOT NULL,
-    state TEXT NOT NULL,
-    backend TEXT NOT NULL,
-    request TEXT NOT NULL,
-    publish TEXT NOT NULL DEFAULT '{}',
-    project TEXT NOT NULL DEFAULT '',
-    batch_id TEXT,
-    parent_id TEXT,
-    attempt INTEGER NOT NULL DEFAULT 1,
-    estimate_usd REAL NOT NULL DEFAULT 0,
-    spent_usd REAL NOT NULL DEFAULT 0,
-    create_intent_at REAL,
-    remote_id TEXT,
-    outputs TEXT NOT NULL DEFAULT '[]',
-    files TEXT NOT NULL DEFAULT '[]',
-    take_dir TEXT,
-    error TEXT,
-    cancel_requested INTEGER NOT NULL DEFAULT 0,
-    progress REAL,
-    message TEXT,
-    worker_pid INTEGER,
-    heartbeat_at REAL
-);
-CREATE INDEX IF NOT EXISTS jobs_state ON jobs(state);
-CREATE TABLE IF NOT EXISTS events (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    job_id TEXT NOT NULL REFERENCES jobs(id),
-    at REAL NOT NULL,
-    state TEXT NOT NULL,
-    detail TEXT
-);
-CREATE INDEX IF NOT EXISTS events_job ON events(job_id);
-CREATE TABLE IF NOT EXISTS uploads (
-    sha256 TEXT NOT NULL,
-    backend TEXT NOT NULL,
-    file_id TEXT NOT NULL,
-    at REAL NOT NULL,
-    PRIMARY KEY (sha256, backend)
-);
-CREATE TABLE IF NOT EXISTS creates (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    backend TEXT NOT NULL,
-    job_id TEXT NOT NULL,
-    at REAL NOT NULL
-);
-"""
-
 # Columns a caller may set alongside a transition or on its own.
 _SETTABLE = {
     "publish", "estimate_usd", "spent_usd", "create_intent_at", "remote_id", "outputs", "files",
     "take_dir", "error", "cancel_requested", "progress", "message", "worker_pid", "heartbeat_at",
 }
 _JSON_COLUMNS = {"request", "publish", "outputs", "files"}
-
-
-class LedgerError(RuntimeError):
-    pass
-
-
-class TransitionError(LedgerError):
-    """A step that may not follow the job's current state (for instance a second create)."""
 
 
 @dataclass
@@ -208,23 +157,16 @@ class Ledger:
     def __init__(self, path: Optional[Path] = None) -> None:
         if path is None:
             path = default_data_dir() / "ledger.sqlite3"
-        self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = Path(os.path.abspath(path))
         self._local = threading.local()
-        # executescript manages its own transaction; the statements are idempotent.
-        self._db().executescript(_SCHEMA)
+        store.prepare(self.path)  # refuses an emptied, garbage or damaged file; migrates
 
     # -- connection handling -------------------------------------------------------------
 
     def _db(self) -> sqlite3.Connection:
         db = getattr(self._local, "db", None)
         if db is None:
-            db = sqlite3.connect(self.path, timeout=30.0, isolation_level=None)
-            db.row_factory = sqlite3.Row
-            db.execute("PRAGMA journal_mode=WAL")
-            # FULL: a transition that returned is on disk even if the machine loses power next.
-            db.execute("PRAGMA synchronous=FULL")
-            db.execute("PRAGMA busy_timeout=30000")
+            db = store.connect(self.path)
             self._local.db = db
         return db
 
@@ -313,12 +255,30 @@ class Ledger:
             sql += f" LIMIT {int(limit)}"
         return [_job_from_row(r) for r in self._db().execute(sql, args)]
 
-    def advance(self, job_id: str, state: str, detail: Optional[str] = None, **fields: Any) -> Job:
-        """Move a job to ``state`` (checked against the allowed steps) and record the event."""
+    def find(self, job_id: str) -> Optional[Job]:
+        """The job with exactly this id, or None (no prefix matching: for ids read from disk)."""
+        row = self._db().execute("SELECT * FROM jobs WHERE id = ?", (job_id,)).fetchone()
+        return _job_from_row(row) if row is not None else None
+
+    def children(self, job_id: str) -> list[Job]:
+        """Jobs that name this one as their parent (retries, promotions), oldest first."""
+        rows = self._db().execute("SELECT * FROM jobs WHERE parent_id = ? ORDER BY created_at,"
+                                  " rowid", (job_id,)).fetchall()
+        return [_job_from_row(r) for r in rows]
+
+    def advance(self, job_id: str, state: str, detail: Optional[str] = None, *,
+                lease: Optional[Owner] = None, **fields: Any) -> Job:
+        """Move a job to ``state`` (checked against the allowed steps) and record the event.
+
+        A runner passes its ``lease``: the step is refused (LeaseLost) if another runner has
+        taken the job over since.
+        """
         if state not in STATES:
             raise LedgerError(f"unknown state {state!r}")
         now = time.time()
         with self._tx() as db:
+            if lease is not None:
+                _lease.check(db, job_id, lease)
             row = db.execute("SELECT state FROM jobs WHERE id = ?", (job_id,)).fetchone()
             if row is None:
                 raise LedgerError(f"no job {job_id!r}")
@@ -330,14 +290,18 @@ class Ledger:
                        (job_id, now, state, detail))
         return self.get(job_id)
 
-    def update(self, job_id: str, **fields: Any) -> None:
+    def update(self, job_id: str, *, lease: Optional[Owner] = None, **fields: Any) -> None:
         """Set fields without a step (progress, heartbeat, intent markers)."""
         with self._tx() as db:
+            if lease is not None:
+                _lease.check(db, job_id, lease)
             self._update(db, job_id, time.time(), **fields)
 
-    def note(self, job_id: str, detail: str) -> None:
+    def note(self, job_id: str, detail: str, *, lease: Optional[Owner] = None) -> None:
         """Record an event that is not a change of state (a retry, a refreshed URL)."""
         with self._tx() as db:
+            if lease is not None:
+                _lease.check(db, job_id, lease)
             state = db.execute("SELECT state FROM jobs WHERE id = ?", (job_id,)).fetchone()["state"]
             db.execute("INSERT INTO events (job_id, at, state, detail) VALUES (?,?,?,?)",
                        (job_id, time.time(), state, detail))
@@ -356,13 +320,16 @@ class Ledger:
             args.append(value)
         db.execute(f"UPDATE jobs SET {', '.join(cols)} WHERE id = ?", (*args, job_id))
 
-    def claim_create(self, job_id: str) -> Job:
+    def claim_create(self, job_id: str, *, lease: Optional[Owner] = None) -> Job:
         """Record the intent to create, atomically: only one caller ever gets past this.
 
         Raises ``TransitionError`` when the job is not queued or an intent is already on
-        record (a previous create whose outcome is unknown must be reconciled, not repeated).
+        record (a previous create whose outcome is unknown must be reconciled, not repeated),
+        and ``LeaseLost`` when ``lease`` no longer holds the job.
         """
         with self._tx() as db:
+            if lease is not None:
+                _lease.check(db, job_id, lease)
             row = db.execute("SELECT state, create_intent_at, remote_id FROM jobs WHERE id = ?",
                              (job_id,)).fetchone()
             if row is None:
@@ -378,6 +345,56 @@ class Ledger:
             db.execute("INSERT INTO events (job_id, at, state, detail) VALUES (?,?,?,?)",
                        (job_id, now, QUEUED, "create: intent recorded"))
         return self.get(job_id)
+
+    def revive(self, job_id: str, state: str, detail: str) -> Job:
+        """Bring back a job that an earlier genplate failed for a local cause (see
+        ``recovery.revivable``): the one step that leaves "failed", and only to where it stood."""
+        if state in TERMINAL:
+            raise TransitionError(f"job {job_id}: cannot revive to {state}")
+        now = time.time()
+        with self._tx() as db:
+            row = db.execute("SELECT state FROM jobs WHERE id = ?", (job_id,)).fetchone()
+            if row is None or row["state"] != FAILED:
+                raise TransitionError(f"job {job_id} is not failed: nothing to revive")
+            self._update(db, job_id, now, state=state, error=None, message="revived",
+                         cancel_requested=False)
+            db.execute("INSERT INTO events (job_id, at, state, detail) VALUES (?,?,?,?)",
+                       (job_id, now, state, detail))
+        return self.get(job_id)
+
+    # -- leases: one runner per job (see lease.py) -----------------------------------------
+
+    def take_lease(self, job_id: str, me: Owner, ttl: float) -> tuple[bool, Optional[_lease.Lease]]:
+        """Take the job for this runner: (True, None), or (False, the live holder)."""
+        now = time.time()
+        with self._tx() as db:
+            taken, holder, why = _lease.take(db, job_id, me, ttl, now)
+            if taken:
+                # The pid and heartbeat also tell the panels (and older genplates) who runs it.
+                self._update(db, job_id, now, worker_pid=me.pid, heartbeat_at=now)
+                if why:
+                    state = db.execute("SELECT state FROM jobs WHERE id = ?",
+                                       (job_id,)).fetchone()["state"]
+                    db.execute("INSERT INTO events (job_id, at, state, detail) VALUES (?,?,?,?)",
+                               (job_id, now, state, f"{me.describe()} {why}"))
+        return taken, holder
+
+    def renew_lease(self, job_id: str, me: Owner, ttl: float) -> bool:
+        now = time.time()
+        with self._tx() as db:
+            held = _lease.renew(db, job_id, me, ttl, now)
+            if held:
+                self._update(db, job_id, now, heartbeat_at=now)
+        return held
+
+    def release_lease(self, job_id: str, me: Owner) -> None:
+        with self._tx() as db:
+            if _lease.release(db, job_id, me):
+                self._update(db, job_id, time.time(), worker_pid=None)
+
+    def lease_holder(self, job_id: str) -> Optional[_lease.Lease]:
+        """The runner working on a job right now (its lease is live), or None."""
+        return _lease.holder(self._db(), job_id)
 
     def events(self, job_id: str) -> list[Event]:
         rows = self._db().execute(
@@ -474,27 +491,8 @@ def _job_from_row(row: sqlite3.Row) -> Job:
     return Job(**data)
 
 
-# A worker beats every 10 s; three missed beats mean it is gone even if its pid was reused.
-STALE_HEARTBEAT_SECONDS = 30.0
-
-
-def has_live_worker(job: Job) -> bool:
-    return bool(job.worker_pid and job.worker_pid != os.getpid() and pid_alive(job.worker_pid)
-                and job.heartbeat_at and time.time() - job.heartbeat_at < STALE_HEARTBEAT_SECONDS)
-
-
 def iter_unfinished(ledger: Ledger) -> Iterator[Job]:
-    """Jobs that an interrupted process left half-way (not terminal, no live worker)."""
+    """Jobs that an interrupted process left half-way (not terminal, no runner holds them)."""
     for job in ledger.jobs(states=[s for s in STATES if s not in TERMINAL]):
-        if not has_live_worker(job):
+        if ledger.lease_holder(job.id) is None:
             yield job
-
-
-def pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True

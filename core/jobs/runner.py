@@ -5,6 +5,16 @@ happens. ``JobRunner.run`` picks a job up wherever it stands, so the same code r
 finishes one that a killed process left half-way (``genplate resume``), and continues one that
 a host's panel started in a detached worker. The one step that is never repeated is the create:
 ``Ledger.claim_create`` lets exactly one caller send it.
+
+One runner per job: ``run`` first takes the job's lease (``lease.py``), keeps it with a
+heartbeat, and records every step under it. A second runner (a `genplate resume` beside a
+panel's worker, a farm task run twice) finds the lease held and follows the job from the ledger
+instead, until it ends or the lease frees up, and then carries on from wherever the job stands.
+
+Money first: a job fails only on the service's own final answer (a generation it failed, a
+create it refused, a delivery that is not what it claims). Every local cause (no key, a full
+disk, a bad root, the poll deadline, a crash in ingest) leaves the job where it stands, with a
+message that says what to fix, for `genplate resume`.
 """
 from __future__ import annotations
 
@@ -17,22 +27,28 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Optional
 
-from .. import __version__
 from . import ledger as L
+from . import lease as leases
+from . import preflight
+from .errors import JobError, LeaseLost
+from .provenance import exr_provenance, take_record
+from .recovery import FINAL_TAG, SERVICE_FAILED, release_staging
 from ..backends import FREE_BACKENDS, open_backend
 from ..backends.base import COMPLETED, FAILED, Backend, BackendError, Generation
+from ..owner import Owner
 from ..progress import Cancelled, CancelToken, ProgressFn, no_progress
 from ..request import ShotRequest
-from ..takes.record import PublishSpec, iso_time, publish_record
+from ..takes.record import PublishSpec
 
 # Failure codes worth a new paid attempt (luma-agents-api.md); anything else is final.
 RETRYABLE_FAILURES = ("generation_failed", "output_not_found")
-HEARTBEAT_SECONDS = 10.0
 PAUSE_ENV = "GENPLATE_DEBUG_PAUSE_AT"
+WATCH_SECONDS = 0.5  # how often a runner that does not hold the job looks at the ledger
+MAX_TAKEOVERS = 8  # a job that keeps changing hands under this runner is left, resumable
 
 
-class JobError(RuntimeError):
-    """A job cannot go on; the message says why and what to do."""
+class _MovedOn(Exception):
+    """Another runner made the step, or holds the job now: re-read it and carry on."""
 
 
 class CreateNeedsDecision(JobError):
@@ -61,14 +77,34 @@ def kind_for(request: ShotRequest) -> str:
 
 def submit(ledger: L.Ledger, request: ShotRequest, publish: PublishSpec, backend: str, *,
            project: str = "", batch_id: Optional[str] = None, parent_id: Optional[str] = None,
-           attempt: int = 1) -> L.Job:
-    """Validate and record a job (state queued). Nothing is sent yet."""
+           attempt: int = 1, job_id: Optional[str] = None) -> L.Job:
+    """Validate and record a job (state queued). Nothing is sent yet.
+
+    ``job_id`` names the job (a farm task's own id): when a job of that id is already recorded
+    for the same shot, it is returned instead, so a task run again follows the job it made.
+    """
     request.validate()
     estimate = 0.0 if backend in FREE_BACKENDS else request.estimate().usd
-    return ledger.add_job(
-        backend=backend, request=request.to_json(), publish=publish.to_json(), project=project,
-        estimate_usd=estimate, batch_id=batch_id, parent_id=parent_id,
-        attempt=attempt)
+    with ledger.transaction():
+        if job_id is not None:
+            from ..takes.layout import TakeError, validate_job_id
+
+            try:
+                validate_job_id(job_id)
+            except TakeError as exc:
+                raise JobError(f"--job-id: {exc}") from None
+            existing = ledger.find(job_id)
+            if existing is not None:
+                if (existing.backend, ShotRequest.from_json(existing.request).describe(),
+                        existing.request.get("prompt")) != (backend, request.describe(), request.prompt):
+                    raise JobError(f"job {job_id} is already in the ledger for another shot "
+                                   f"({existing.request.get('prompt', '')[:60]!r} on "
+                                   f"{existing.backend}): choose another --job-id")
+                return existing
+        return ledger.add_job(
+            backend=backend, request=request.to_json(), publish=publish.to_json(),
+            project=project, estimate_usd=estimate, batch_id=batch_id, parent_id=parent_id,
+            attempt=attempt, job_id=job_id)
 
 
 class JobRunner:
@@ -77,13 +113,19 @@ class JobRunner:
     def __init__(self, ledger: L.Ledger, *,
                  backend_factory: Optional[Callable[[str], Backend]] = None,
                  retry: RetryPolicy = RetryPolicy(),
-                 poll_deadline: float = 3 * 3600.0) -> None:
+                 poll_deadline: float = 3 * 3600.0,
+                 lease_seconds: Optional[float] = None,
+                 notify: Callable[[str], None] = lambda message: None) -> None:
         self.ledger = ledger
         self._backend_factory = backend_factory or (lambda name: open_backend(name, ledger))
         self._backends: dict[str, Backend] = {}
         self._lock = threading.Lock()
         self.retry = retry
         self.poll_deadline = poll_deadline
+        self.lease_seconds = lease_seconds or leases.lease_seconds()
+        self.notify = notify  # one-line notes for the person watching (stderr in the command)
+        # The lease each (job, thread) works under: a step is recorded only while it holds.
+        self._held: dict[tuple[str, int], Owner] = {}
 
     def backend(self, name: str) -> Backend:
         with self._lock:
@@ -94,69 +136,150 @@ class JobRunner:
     # -- the job -------------------------------------------------------------------------
 
     def run(self, job_id: str, *, progress: ProgressFn = no_progress,
-            cancel: Optional[CancelToken] = None, resend: bool = False) -> L.Job:
-        """Take a job from wherever it stands to ready, failed or cancelled.
+            cancel: Optional[CancelToken] = None, resend: bool = False,
+            wait: bool = True) -> L.Job:
+        """Take a job from wherever it stands to ready, failed or cancelled, or leave it where
+        it stands with the reason when a local cause stops it.
+
+        When another runner holds the job, follow it from the ledger until it ends, or until
+        that runner stops (its lease lapses or, on this machine, its process is gone) and then
+        take over; ``wait=False`` returns the job as it stands instead.
 
         KeyboardInterrupt (Ctrl-C) is not a cancel: the job keeps its state and stays
         resumable; only an explicit cancel (token or ledger request) ends it as cancelled.
         """
+        ledger = self.ledger
+        job = ledger.get(job_id)
+        me = Owner.here()
+        moves = 0
+        told = False
+        while True:
+            job = ledger.get(job.id)
+            if job.terminal:
+                return self._retry_of(job, progress=progress, cancel=cancel, wait=wait)
+            taken, holder = ledger.take_lease(job.id, me, self.lease_seconds)
+            if not taken:
+                if not wait:
+                    return job
+                if not told:
+                    told = True
+                    self.notify(f"genplate: job {job.id} is being run by {holder.describe()}; "
+                                f"following it (this process takes over if that one stops)")
+                self._watch(job.id, progress, cancel)
+                continue
+            try:
+                return self._run_held(job.id, me, progress, cancel, resend)
+            except (_MovedOn, LeaseLost, L.TransitionError) as exc:
+                # A step another runner already made is not an error: look again.
+                moves += 1
+                if moves >= MAX_TAKEOVERS:
+                    return _keep_resumable(ledger, job.id, "the job kept changing under this "
+                                                           "runner", exc)
+
+    def _watch(self, job_id: str, progress: ProgressFn, cancel: Optional[CancelToken]) -> None:
+        """Follow a job another runner holds, until it ends or nobody holds it any more."""
+        asked = False
+        while True:
+            job = self.ledger.get(job_id)
+            if job.terminal or self.ledger.lease_holder(job_id) is None:
+                return
+            progress(job.progress or 0.0, 1.0 if job.progress is not None else 0.0,
+                     f"{job.state}: {job.message or ''} (another runner)")
+            if cancel is not None and cancel.cancelled and not asked:
+                asked = True  # the holder sees the request and ends the job itself
+                self.ledger.request_cancel(job_id)
+            time.sleep(WATCH_SECONDS)
+
+    def _retry_of(self, job: L.Job, **kw) -> L.Job:
+        """A generation the service failed may have been retried as a new job: follow that."""
+        if job.state == L.FAILED and (job.error or "").startswith(SERVICE_FAILED):
+            retries = [j for j in self.ledger.children(job.id) if j.attempt == job.attempt + 1]
+            if retries:
+                return self.run(retries[0].id, **kw)
+        return job
+
+    def _run_held(self, job_id: str, me: Owner, progress: ProgressFn,
+                  cancel: Optional[CancelToken], resend: bool) -> L.Job:
+        """The job's steps, under this runner's lease (taken by ``run``, given back here)."""
         # Here, not at the top: the command's quick paths (`genplate jobs` every few seconds
         # from a panel) must not pay for loading the HTTP stack.
         from ..delivery.fetch import FetchError
+        from ..delivery.unpack import ArchiveError
 
         ledger = self.ledger
+        key = (job_id, threading.get_ident())
+        self._held[key] = me
+        keeper = leases.Keeper(ledger, job_id, me, self.lease_seconds)
+        outer = cancel
+        token = CancelToken(also=lambda: keeper.lost or (outer is not None and outer.cancelled)
+                            or ledger.cancel_requested(job_id))
+        reporter = _LedgerProgress(ledger, job_id, progress)
+        keeper.start()
         job = ledger.get(job_id)
-        if job.terminal:
-            return job
-        token = CancelToken(also=lambda: ledger.cancel_requested(job.id))
-        if cancel is not None:
-            outer = cancel
-            token = CancelToken(also=lambda: outer.cancelled or ledger.cancel_requested(job.id))
-        reporter = _LedgerProgress(ledger, job.id, progress)
-        heartbeat = _Heartbeat(ledger, job.id)
-        heartbeat.start()
         try:
-            backend = self.backend(job.backend)
             if job.state == L.QUEUED:
-                job = self._create(job, backend, token, resend=resend)
+                job = self._create(job, self.backend(job.backend), token, resend=resend)
             if job.state in (L.SUBMITTED, L.RUNNING):
-                job = self._follow(job, backend, reporter, token)
+                job = self._follow(job, self.backend(job.backend), reporter, token)
             if job.state == L.DELIVERED:
-                job = self._fetch(job, backend, reporter, token)
+                job = self._fetch(job, self.backend(job.backend), reporter, token)
             if job.state in (L.FETCHED, L.INGESTING):
                 try:
-                    job = self._ingest_or_refetch(job, backend, reporter, token)
-                except (Cancelled, KeyboardInterrupt):
+                    job = self._ingest_or_refetch(job, reporter, token)
+                except (Cancelled, KeyboardInterrupt, LeaseLost, L.TransitionError):
                     raise
                 except Exception as exc:
                     # The delivery is paid for and on disk: keep it, so `genplate resume`
                     # publishes it once the cause (an option, a config, a disk) is fixed.
-                    job = _keep_resumable(ledger, job.id, "publishing failed", exc)
+                    job = _keep_resumable(ledger, job.id, "publishing failed", exc, lease=me)
         except Cancelled:
-            job = ledger.advance(job.id, L.CANCELLED, "cancelled by the user",
-                                 message="cancelled", error=None)
+            if keeper.lost:
+                raise _MovedOn("another runner took the job over") from None
+            job = self._advance(job_id, L.CANCELLED, "cancelled by the user",
+                                message="cancelled", error=None)
+            release_staging(job)
         except KeyboardInterrupt:
-            ledger.note(job.id, "interrupted (Ctrl-C); `genplate resume` finishes it")
+            ledger.note(job_id, "interrupted (Ctrl-C); `genplate resume` finishes it")
             raise
         except CreateNeedsDecision as exc:
-            ledger.update(job.id, error=str(exc), message="waiting for a decision")
-            job = ledger.get(job.id)
+            ledger.update(job_id, lease=me, error=str(exc), message="waiting for a decision")
         except FetchError as exc:
             # The generation is paid for and the service still holds it: stay delivered, so
             # `genplate resume` fetches again with fresh URLs, rather than failing for good.
-            job = _keep_resumable(ledger, job.id, "download failed", exc)
+            job = _keep_resumable(ledger, job_id, "download failed", exc, lease=me)
+        except ArchiveError as exc:
+            # What the service delivered is not what it claims (an unsafe or broken archive):
+            # its answer, and fetching it again brings the same bytes.
+            job = self._fail(ledger.get(job_id), exc, "the delivery is unusable")
         except BackendError as exc:
-            job = ledger.get(job.id)
-            if not (exc.retryable and job.remote_id and job.state in _FOLLOWED):
-                job = _fail(ledger, job, exc)
-            else:  # an outage while following a paid generation: resume picks it up again
-                job = _keep_resumable(ledger, job.id, "lost touch with the service", exc)
-        except Exception as exc:  # every other failure ends the job, with its reason
-            job = _fail(ledger, ledger.get(job.id), exc)
+            job = ledger.get(job_id)
+            if _refused(exc, job):  # the service said no to the create: nothing was made
+                job = self._fail(job, exc, "refused")
+            else:  # an outage, the key, a setting: the job waits where it stands
+                job = _keep_resumable(ledger, job_id, _stopped(job), exc, lease=me)
+        except (_MovedOn, LeaseLost, L.TransitionError):
+            raise
+        except Exception as exc:  # a local cause: the job waits, with what to fix
+            job = _keep_resumable(ledger, job_id, _stopped(ledger.get(job_id)), exc, lease=me)
         finally:
-            heartbeat.stop()
-            ledger.update(job.id, worker_pid=None)
-        return ledger.get(job.id)
+            keeper.stop()
+            self._held.pop(key, None)
+            ledger.release_lease(job_id, me)
+        return ledger.get(job_id)
+
+    def _lease(self, job_id: str) -> Optional[Owner]:
+        return self._held.get((job_id, threading.get_ident()))
+
+    def _advance(self, job_id: str, state: str, detail: Optional[str] = None, **fields) -> L.Job:
+        """A step, recorded only while this thread's runner still holds the job."""
+        return self.ledger.advance(job_id, state, detail, lease=self._lease(job_id), **fields)
+
+    def _fail(self, job: L.Job, exc: BaseException, what: str) -> L.Job:
+        if job.terminal:
+            return job
+        reason = _reason(exc)
+        return self._advance(job.id, L.FAILED, f"{FINAL_TAG}{what}: {reason}",
+                             error=f"{what}: {reason}", message="failed")
 
     def _create(self, job: L.Job, backend: Backend, token: CancelToken, *, resend: bool) -> L.Job:
         request = ShotRequest.from_json(job.request)
@@ -167,7 +290,10 @@ class JobRunner:
             if job.state != L.QUEUED:
                 return job
         token.check()  # a cancelled job never sends a create
-        job = self.ledger.claim_create(job.id)
+        # Checked again right before sending: the root, the disk or the config may have
+        # changed since the job was recorded. Nothing is sent if not.
+        preflight.check_job(job, self.ledger.path.parent)
+        job = self.ledger.claim_create(job.id, lease=self._lease(job.id))
         _pause_point("create")
         try:
             remote_id = backend.create(request, job_id=job.id)
@@ -177,7 +303,7 @@ class JobRunner:
             # The backend proved nothing was created (a refusal before acceptance): final.
             raise
         _pause_point("created")
-        return self.ledger.advance(job.id, L.SUBMITTED, f"created {remote_id} on {backend.name}",
+        return self._advance(job.id, L.SUBMITTED, f"created {remote_id} on {backend.name}",
                                    remote_id=remote_id, spent_usd=job.estimate_usd,
                                    message="submitted")
 
@@ -200,10 +326,10 @@ class JobRunner:
             self.ledger.note(job.id, "create re-sent at the user's request (--resend)")
             remote_id = None
         if remote_id:
-            return self.ledger.advance(job.id, L.SUBMITTED,
-                                       f"reconciled: the lost create exists as {remote_id}",
-                                       remote_id=remote_id, spent_usd=job.estimate_usd)
-        self.ledger.update(job.id, create_intent_at=None)
+            return self._advance(job.id, L.SUBMITTED,
+                                 f"reconciled: the lost create exists as {remote_id}",
+                                 remote_id=remote_id, spent_usd=job.estimate_usd)
+        self.ledger.update(job.id, lease=self._lease(job.id), create_intent_at=None)
         if not resend:
             self.ledger.note(job.id, f"reconciled: {backend.name} never received the create")
         return self.ledger.get(job.id)
@@ -219,19 +345,21 @@ class JobRunner:
                                      cancel=token)
             if generation.state == COMPLETED:
                 outputs = [{"type": o.type, "layer": o.layer} for o in generation.outputs]
-                return self.ledger.advance(job.id, L.DELIVERED,
-                                           f"{len(outputs)} output(s) ready", outputs=outputs,
-                                           message="delivered")
+                return self._advance(job.id, L.DELIVERED, f"{len(outputs)} output(s) ready",
+                                     outputs=outputs, message="delivered")
             if generation.state == FAILED:
                 return self._failed_generation(job, generation)
             if job.state == L.SUBMITTED:
-                job = self.ledger.advance(job.id, L.RUNNING, generation.state, message="generating")
+                job = self._advance(job.id, L.RUNNING, generation.state, message="generating")
                 _pause_point("running")
             if generation.progress is not None:
                 reporter("generating")(generation.progress, 1.0, generation.state)
             if time.monotonic() > deadline:
-                raise JobError(f"{job.remote_id} still {generation.state} after "
-                               f"{self.poll_deadline / 60:.0f} min; `genplate resume` keeps following it")
+                # Still running at the service, and paid for: this runner stops watching, the
+                # job does not end (resume follows the same generation, never a new one).
+                raise JobError(f"{job.remote_id} is still {generation.state} on {backend.name} "
+                               f"after {self.poll_deadline / 60:.0f} min of following it; it "
+                               f"is paid for and keeps running there")
             if token.wait(interval):
                 token.check()
             interval = min(interval * 1.5, backend.max_poll_interval)
@@ -240,9 +368,9 @@ class JobRunner:
         code = generation.failure_code or "unknown"
         reason = generation.failure_reason or "no reason given"
         # Failed and moderated generations are refunded (luma-agents-api.md).
-        failed = self.ledger.advance(job.id, L.FAILED, f"{code}: {reason}",
-                                     error=f"the service failed the generation ({code}): {reason}",
-                                     spent_usd=0.0, message="failed")
+        failed = self._advance(job.id, L.FAILED, f"{FINAL_TAG}{code}: {reason}",
+                               error=f"{SERVICE_FAILED} ({code}): {reason}",
+                               spent_usd=0.0, message="failed")
         if code in RETRYABLE_FAILURES and job.attempt < self.retry.max_attempts:
             retry = self.ledger.add_job(
                 backend=job.backend, request=job.request, publish=job.publish,
@@ -257,8 +385,8 @@ class JobRunner:
                token: CancelToken) -> L.Job:
         _pause_point("delivered")
         record = self._download(job, backend, reporter, token)
-        return self.ledger.advance(job.id, L.FETCHED, f"{len(record)} file(s) downloaded",
-                                   files=record, message="downloaded", error=None)
+        return self._advance(job.id, L.FETCHED, f"{len(record)} file(s) downloaded",
+                             files=record, message="downloaded", error=None)
 
     def _download(self, job: L.Job, backend: Backend, reporter: "_LedgerProgress",
                   token: CancelToken) -> list[dict]:
@@ -278,7 +406,7 @@ class JobRunner:
         return [{"path": str(f.path), "kind": f.kind, "bytes": f.bytes, "sha256": f.sha256}
                 for f in files]
 
-    def _ingest_or_refetch(self, job: L.Job, backend: Backend, reporter: "_LedgerProgress",
+    def _ingest_or_refetch(self, job: L.Job, reporter: "_LedgerProgress",
                            token: CancelToken) -> L.Job:
         """Ingest; when a delivered file does not decode, fetch it again once and ingest again
         (a second failure stops the job, resumable, with the reason)."""
@@ -290,7 +418,9 @@ class JobRunner:
         except DeliveryDamaged as exc:
             self.ledger.note(job.id, f"{_reason(exc)}; fetching the damaged output(s) again, once")
             discard_outputs(job_dir(self.ledger, job.id) / "delivery", exc.paths)
-            self.ledger.update(job.id, files=self._download(job, backend, reporter, token))
+            # The backend is opened only now: a job that ingests cleanly never needs the key.
+            files = self._download(job, self.backend(job.backend), reporter, token)
+            self.ledger.update(job.id, lease=self._lease(job.id), files=files)
             return self._ingest(self.ledger.get(job.id), reporter, token)
 
     def _ingest(self, job: L.Job, reporter: "_LedgerProgress", token: CancelToken) -> L.Job:
@@ -305,9 +435,9 @@ class JobRunner:
         published = find_for_job(spec.root, spec.shot, spec.name, job.id)
         if published is not None:
             # The take was published before a crash kept the ledger from hearing about it.
-            return self.ledger.advance(job.id, L.READY, f"found published take {published.dir}",
-                                       take_dir=str(published.dir), message="ready")
-        job = self.ledger.advance(job.id, L.INGESTING, message="ingesting")
+            return self._advance(job.id, L.READY, f"found published take {published.dir}",
+                                 take_dir=str(published.dir), message="ready", error=None)
+        job = self._advance(job.id, L.INGESTING, message="ingesting")
         _pause_point("ingesting")
         staging = versions.reserve(spec.root, spec.shot, spec.name, job.id)
         request = ShotRequest.from_json(job.request)
@@ -324,27 +454,52 @@ class JobRunner:
         _pause_point("ingested")
         take = versions.commit(staging, record)
         _pause_point("published")
-        return self.ledger.advance(job.id, L.READY, f"published {take.dir}",
-                                   take_dir=str(take.dir), message="ready", progress=1.0)
+        return self._advance(job.id, L.READY, f"published {take.dir}",
+                             take_dir=str(take.dir), message="ready", progress=1.0, error=None)
 
 
-# Steps at which a generation exists remotely and is being followed or fetched.
-_FOLLOWED = (L.SUBMITTED, L.RUNNING, L.DELIVERED)
+def _refused(exc: BackendError, job: L.Job) -> bool:
+    """The service's own refusal of the create: final, and nothing was made or paid for."""
+    return (job.state == L.QUEUED and not job.remote_id and not exc.retryable and not exc.local
+            and not getattr(exc, "outcome_unknown", False))
 
 
-def _fail(ledger: L.Ledger, job: L.Job, exc: BaseException) -> L.Job:
-    if job.terminal:
-        return job
-    return ledger.advance(job.id, L.FAILED, _reason(exc), error=_reason(exc), message="failed")
+def _stopped(job: L.Job) -> str:
+    """What stopped, in the words of the step the job stands at."""
+    return {L.QUEUED: "not sent", L.SUBMITTED: "following the generation stopped",
+            L.RUNNING: "following the generation stopped", L.DELIVERED: "download failed",
+            }.get(job.state, "publishing failed")
 
 
-def _keep_resumable(ledger: L.Ledger, job_id: str, what: str, exc: BaseException) -> L.Job:
-    """Leave a paid job where it stands, with the reason, for `genplate resume`."""
-    reason = _reason(exc)
-    ledger.note(job_id, f"{what}: {reason}")
-    ledger.update(job_id, error=f"{what} ({reason}); `genplate resume {job_id}` picks it up again",
-                  message=what)
+def _keep_resumable(ledger: L.Ledger, job_id: str, what: str, exc: BaseException, *,
+                    lease: Optional[Owner] = None) -> L.Job:
+    """Leave a job where it stands, with the reason and what to do, for `genplate resume`."""
+    reason = _reason(exc) + _advice(exc)
+    if "free space" not in reason:
+        job = ledger.get(job_id)
+        full = preflight.nearly_full([job.publish.get("root") or ".", ledger.path.parent])
+        if full:
+            reason += f"; {full}"
+    ledger.note(job_id, f"{what}: {reason}", lease=lease)
+    ledger.update(job_id, lease=lease, message=what,
+                  error=f"{what} ({reason}); `genplate resume {job_id}` picks it up again")
     return ledger.get(job_id)
+
+
+def _advice(exc: BaseException) -> str:
+    """What to fix, for the local causes whose own words do not say it."""
+    import errno
+
+    while exc is not None and not isinstance(exc, OSError):
+        exc = exc.__cause__ or exc.__context__
+    if not isinstance(exc, OSError):
+        return ""
+    where = f" ({exc.filename})" if exc.filename else ""
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return f": free space on that disk{where} (`genplate clean` reclaims old deliveries)"
+    if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        return f": make the folder writable by you{where}"
+    return ""
 
 
 def _needs_decision(job: L.Job, backend: Backend, why: BaseException) -> CreateNeedsDecision:
@@ -353,38 +508,6 @@ def _needs_decision(job: L.Job, backend: Backend, why: BaseException) -> CreateN
         f"say whether the generation exists ({_reason(why)}). Sending it again may start a "
         f"second paid generation: check your account, then run "
         f"`genplate resume --resend {job.id}`, or `genplate cancel {job.id}`.")
-
-
-def exr_provenance(job: L.Job, spec: PublishSpec, version: int, request: ShotRequest) -> dict:
-    """The essentials of take.json that travel inside every frame's header."""
-    header = {
-        "genplate:shot": spec.shot,
-        "genplate:take": spec.name,
-        "genplate:version": f"v{version:03d}",
-        "genplate:kind": spec.kind,
-        "genplate:job_id": job.id,
-        "genplate:backend": job.backend,
-        "genplate:remote_id": job.remote_id or "",
-        "genplate:model": request.model,
-        "genplate:prompt": request.prompt,
-        "genplate:engine": f"genplate {__version__}",
-    }
-    if request.seed is not None:
-        header["genplate:seed"] = str(request.seed)
-    return header
-
-
-def take_record(job: L.Job, spec: PublishSpec, staging, request: ShotRequest, result,
-                ledger: L.Ledger) -> dict:
-    """take.json of a generated take: the provenance record published beside the frames."""
-    times: dict[str, str] = {}
-    for event in ledger.events(job.id):  # the first time each step was reached
-        if event.state in (L.QUEUED, L.SUBMITTED, L.DELIVERED):
-            times.setdefault(event.state, iso_time(event.at))
-    return publish_record(spec, staging, result, job_id=job.id, backend=job.backend,
-                          remote_id=job.remote_id, request=request.to_json(),
-                          inputs=request.input_hashes(), estimate_usd=job.estimate_usd,
-                          times=times)
 
 
 def _reason(exc: BaseException) -> str:
@@ -430,29 +553,6 @@ class _LedgerProgress:
 
     def __call__(self, stage: str) -> ProgressFn:
         return self.stage(stage)
-
-
-class _Heartbeat:
-    """Tells other processes this job has a live worker (so `resume` leaves it alone)."""
-
-    def __init__(self, ledger: L.Ledger, job_id: str) -> None:
-        self.ledger, self.job_id = ledger, job_id
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._beat, daemon=True, name=f"heartbeat-{job_id}")
-
-    def start(self) -> None:
-        self.ledger.update(self.job_id, worker_pid=os.getpid(), heartbeat_at=time.time())
-        self._thread.start()
-
-    def _beat(self) -> None:
-        while not self._stop.wait(HEARTBEAT_SECONDS):
-            try:
-                self.ledger.update(self.job_id, heartbeat_at=time.time())
-            except Exception:  # a busy database must never kill the job; the next beat retries
-                pass
-
-    def stop(self) -> None:
-        self._stop.set()
 
 
 def spawn_worker(job_ids: list[str], ledger: L.Ledger) -> int:

@@ -5,6 +5,10 @@ work makes a new version.
 
 Reserving a version must hold across threads, processes and machines sharing a file server,
 so it rests on the one operation every file system (NFS and SMB included) makes atomic: mkdir.
+
+Each staging folder carries a small stamp (``.reservation.json``: job, machine, process, time)
+so that `genplate clean` can tell a folder whose process is gone from one still being written;
+the stamp is removed before the folder is published.
 """
 from __future__ import annotations
 
@@ -17,7 +21,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
-from ..atomic import fsync_dir, fsync_file, write_text_atomically
+from ..atomic import fsync_dir, fsync_file, write_json_atomically, write_text_atomically
+from ..owner import host_id
 from .layout import (STAGING_RE, STAGING_SUFFIX, TAKE_JSON, THUMBNAIL, TakeError, absolute, scan,
                      subdirs, validate_job_id, validate_name, version_label)
 from .take import Take, take_from_dir
@@ -62,6 +67,9 @@ class Staging:
         return self.dir / THUMBNAIL
 
 
+STAMP = ".reservation.json"
+
+
 @dataclass(frozen=True)
 class Reservation:
     """A staging folder on disk: which job holds which version (for the ledger's cleanup)."""
@@ -72,6 +80,21 @@ class Reservation:
     version: int
     job_id: str
 
+    def stamp(self) -> Optional[dict]:
+        """Who reserved it (job, host, pid, at), or None for a folder without a readable stamp."""
+        try:
+            data = json.loads((self.dir / STAMP).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None
+        return data if isinstance(data, dict) else None
+
+
+def _stamp(staging: "Staging") -> None:
+    try:
+        write_json_atomically(staging.dir / STAMP, {"job_id": staging.job_id, "host": host_id(),
+                                                    "pid": os.getpid(), "at": time.time()})
+    except OSError:  # a folder we just made but cannot write: the frames will say so
+        pass
 
 
 def reserve(root: os.PathLike | str, shot: str, name: str, job_id: str) -> Staging:
@@ -94,6 +117,7 @@ def reserve(root: os.PathLike | str, shot: str, name: str, job_id: str) -> Stagi
 
     reused = _reuse_own(base, shot, name, job_id, take_dir)
     if reused is not None:
+        _stamp(reused)
         return reused
 
     # Optimistic claim: mkdir our folder for the next number, then look again. Two jobs that
@@ -113,6 +137,7 @@ def reserve(root: os.PathLike | str, shot: str, name: str, job_id: str) -> Stagi
         published, staged = scan(take_dir)
         rivals = [j for v, j, _ in staged if v == version and j != job_id]
         if not rivals and version not in published:
+            _stamp(staging)
             return staging
         os.rmdir(staging.dir)
         time.sleep(random.uniform(0.0, min(0.002 * attempt, 0.05)))
@@ -183,6 +208,10 @@ def commit(staging: Staging, record: dict) -> "Take":
                             f"{key}={expected!r}")
 
     text = json.dumps(record, indent=2, ensure_ascii=False, default=str) + "\n"
+    try:
+        os.unlink(staging.dir / STAMP)  # a published take carries no trace of its reservation
+    except FileNotFoundError:
+        pass
     write_text_atomically(staging.dir / TAKE_JSON, text)
     for entry in os.scandir(staging.dir):
         if entry.is_file(follow_symlinks=False) and entry.name != TAKE_JSON:

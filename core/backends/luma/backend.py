@@ -13,7 +13,8 @@ sending". Then:
   event "luma: create not sent" is recorded and the POST is tried again (bounded).
 * The service answered 429, or a 502/503 carrying its own JSON error: it refused the request
   before accepting it (the docs say to retry both), so nothing exists; wait and try again.
-* The service answered 400/401/402/403/413/422: a refusal; the job fails with the reason.
+* The service answered 400/402/403/413/422: a refusal; the job fails with the reason. A 401
+  refuses this machine's key, not the request: the job waits for a fixed key and a resume.
 * Anything else - a read timeout, a connection reset or closed after the request went out, a
   500 or 504, a 502/503 from something that is not the API (no JSON ``detail``), a 2xx without
   an id - the request may have been acted on. It is not retried: ``create`` raises with
@@ -135,6 +136,10 @@ class LumaBackend(Backend):
                 self.client.wait(min(delay, s.retry_after_max))
                 continue
             if status in REFUSED_STATUSES:
+                # Refused before acceptance: nothing exists, and a resume may send it again
+                # (after the cause, the key for a 401, is fixed) without asking anyone.
+                if record:
+                    self.ledger.note(job_id, f"{NOT_SENT}: refused with {status}")
                 raise error_for(response, what)
             # 500, 504, a gateway's page, a redirect: the service may have acted on it.
             raise _unknown(f"{error_for(response, what)} The generation may have been created")

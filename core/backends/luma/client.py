@@ -46,8 +46,8 @@ class LumaError(BackendError):
 
     def __init__(self, message: str, *, status: Optional[int] = None, detail: str = "",
                  retryable: bool = False, code: Optional[str] = None,
-                 outcome_unknown: bool = False) -> None:
-        super().__init__(redact(message), retryable=retryable, code=code)
+                 outcome_unknown: bool = False, local: Optional[bool] = None) -> None:
+        super().__init__(redact(message), retryable=retryable, code=code, local=local)
         self.status = status
         self.detail = redact(detail)
         self.outcome_unknown = outcome_unknown
@@ -182,9 +182,11 @@ def error_for(response: requests.Response, what: str, *, outcome_unknown: bool =
         message += "."
     if advice:
         message += f" {advice}"
+    # 401 is this machine's key, not a verdict on the request: a fixed key and a resume succeed.
     return LumaError(message, status=status, detail=detail,
                      retryable=status in RETRY_STATUSES or status == 429,
-                     code=f"http_{status}", outcome_unknown=outcome_unknown)
+                     code=f"http_{status}", outcome_unknown=outcome_unknown,
+                     local=status == 401)
 
 
 def retry_after(response: requests.Response) -> Optional[float]:

@@ -60,7 +60,7 @@ class MediaResolver:
             raise LumaError("only a local file needs resolving; URLs and ids are sent as they are")
         path = Path(ref.path)
         if not path.is_file():
-            raise LumaError(f"input file not found: {path} (nothing was sent)")
+            raise LumaError(f"input file not found: {path} (nothing was sent)", local=True)
         size = path.stat().st_size
         media_type = sniff_media_type(path)
         s = self.client.settings

@@ -39,6 +39,8 @@ ENV = {
 class LumaSettingsError(BackendError):
     """An override that is not a usable value (names the variable and what it needs)."""
 
+    local = True  # this machine's environment: fix it and resume
+
 
 @dataclass(frozen=True)
 class LumaSettings:
