@@ -21,6 +21,7 @@ from typing import Callable, Optional
 
 from ..atomic import write_json_atomically
 from ..jobs import ledger as L
+from ..owner import pid_alive
 from ..request import ShotRequest
 from ..takes.record import PublishSpec
 from .drafts import DraftBatch, DraftsError, run_batch, sheet_path
@@ -94,7 +95,7 @@ def all_ids(ledger: L.Ledger) -> list[str]:
 
 def is_running(spec: dict) -> bool:
     pid = spec.get("pid")
-    return bool(pid) and pid != os.getpid() and L.pid_alive(int(pid))
+    return bool(pid) and pid != os.getpid() and pid_alive(int(pid))
 
 
 def status(ledger: L.Ledger, spec: dict) -> dict:
