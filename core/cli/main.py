@@ -14,11 +14,11 @@ from typing import Optional
 from .. import __version__
 from ..jobs import ledger as L
 from ..request import RequestError
-from . import colour, drafts, generate, hosts, luma, takes
+from . import colour, drafts, farm, generate, hosts, luma, takes
 from .output import CommandError, say
 
 # The order of the listing in `genplate --help`: the main job first.
-FAMILIES = (generate, takes, luma, colour, drafts, hosts)
+FAMILIES = (generate, takes, luma, colour, drafts, hosts, farm)
 
 
 def build_parser() -> argparse.ArgumentParser:

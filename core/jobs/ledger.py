@@ -205,11 +205,17 @@ def new_job_id() -> str:
 class Ledger:
     """One SQLite database; safe to share between threads and processes."""
 
-    def __init__(self, path: Optional[Path] = None) -> None:
+    def __init__(self, path: Optional[Path] = None, *, journal_mode: str = "WAL") -> None:
         if path is None:
             path = default_data_dir() / "ledger.sqlite3"
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        # The journal mode is chosen when the database is made, then kept by every opener.
+        # WAL's index lives in shared memory, which processes on one host share and hosts on a
+        # network share never do: a ledger that farm workers share on storage (core/farm) is
+        # made with a rollback journal ("DELETE"), and nobody may switch it back to WAL.
+        fresh = not self.path.exists() or self.path.stat().st_size == 0
+        self._journal_mode = journal_mode if fresh else None
         self._local = threading.local()
         # executescript manages its own transaction; the statements are idempotent.
         self._db().executescript(_SCHEMA)
@@ -221,7 +227,8 @@ class Ledger:
         if db is None:
             db = sqlite3.connect(self.path, timeout=30.0, isolation_level=None)
             db.row_factory = sqlite3.Row
-            db.execute("PRAGMA journal_mode=WAL")
+            if self._journal_mode:
+                db.execute(f"PRAGMA journal_mode={self._journal_mode}")
             # FULL: a transition that returned is on disk even if the machine loses power next.
             db.execute("PRAGMA synchronous=FULL")
             db.execute("PRAGMA busy_timeout=30000")
