@@ -102,7 +102,7 @@ def _no_subcommand(args: argparse.Namespace) -> int:
 # -- bundle ----------------------------------------------------------------------------------------
 
 def cmd_bundle(args: argparse.Namespace) -> int:
-    from ..farm.bundle import STEP_PUBLISH, write_bundle
+    from ..farm.bundle import STEP_PUBLISH, parameter_values, write_bundle
     from ..farm.plan import PlanError
     from ..farm.rows import ShotListError
     from ..farm.shotlist import read_shot_list
@@ -118,19 +118,21 @@ def cmd_bundle(args: argparse.Namespace) -> int:
     try:
         rows = read_shot_list(args.shotlist)
         backend = backend_name(args)
-        plan = _plan(args, rows, backend)
-        _check_budget(args, plan)
-        files = write_bundle(args.out, plan, command=args.command, force=args.force)
+        plan, folders = _plan(args, rows, backend)
+        root = root_from(args)
+        _check_budget(args, plan, root)
+        files = write_bundle(args.out, plan, parameter_values(root, folders, args.command),
+                             force=args.force)
         # Made here, where the artist chose it: a worker that does not find it has a path
         # mapping to fix, and must not publish into a folder of its own.
-        os.makedirs(plan.root, exist_ok=True)
+        os.makedirs(root, exist_ok=True)
     except (ShotListError, PlanError) as exc:
         raise CommandError(str(exc)) from exc
     template, values = files["template.yaml"], files["job_params.json"]
     generations = len(plan.generate_tasks())
     payload = {
         "bundle": plan.bundle, "dir": str(template.parent), "backend": backend,
-        "root": plan.root, "sequence": plan.sequence, "shots": len(plan.shots),
+        "root": root, "sequence": plan.sequence, "shots": len(plan.shots),
         "generations": generations, "estimate_usd": plan.estimate_usd(),
         "files": {name: str(path) for name, path in files.items()},
         "run": f"openjd run {template} --job-param file://{values} --step {STEP_PUBLISH} "
@@ -138,7 +140,7 @@ def cmd_bundle(args: argparse.Namespace) -> int:
         "submit": f"deadline bundle submit {template.parent}",
     }
     say(f"genplate: bundle {plan.bundle}: {len(plan.shots)} shot(s), {generations} "
-        f"generation(s) on {backend}, est. ${plan.estimate_usd():.2f}; takes in {plan.root}")
+        f"generation(s) on {backend}, est. ${plan.estimate_usd():.2f}; takes in {root}")
     emit(args, payload, lambda: f"wrote {template.parent}\n  run here:  {payload['run']}\n"
                                 f"  or submit: {payload['submit']}")
     return 0
@@ -151,7 +153,6 @@ def _plan(args: argparse.Namespace, rows, backend: str):
     from ..review.drafts import draft_names
     from ..takes.layout import TakeError, validate_name
 
-    root = root_from(args)
     sequence = args.sequence or Path(args.shotlist).stem
     try:
         validate_name("sequence", sequence)
@@ -179,7 +180,8 @@ def _plan(args: argparse.Namespace, rows, backend: str):
             problems.append(str(exc))
             continue
         except TakeError as exc:
-            problems.append(row.problem("shot" if "shot" in str(exc) else "name", str(exc)))
+            column = "shot" if str(exc).startswith("shot") else "name"
+            problems.append(row.problem(column if column in row.values else None, str(exc)))
             continue
         shots.append(PlannedShot(
             task=task_name(publish.shot, publish.name), shot=publish.shot, name=publish.name,
@@ -189,10 +191,10 @@ def _plan(args: argparse.Namespace, rows, backend: str):
             where=row.where))
     if problems:
         raise ShotListError(problems)
-    return FarmPlan(bundle=bundle, backend=backend, sequence=sequence, root=root,
-                    project=args.project, retries=max(0, args.retries), shots=shots,
-                    inputs={param: folder for folder, param in inputs.folders.items()},
-                    files=list(inputs.files.values()))
+    plan = FarmPlan(bundle=bundle, backend=backend, sequence=sequence, project=args.project,
+                    retries=max(0, args.retries), shots=shots,
+                    folders=list(inputs.folders.values()), files=list(inputs.files.values()))
+    return plan, {param: folder for folder, param in inputs.folders.items()}
 
 
 class _RowError(Exception):
@@ -226,23 +228,24 @@ def _row_request(args: argparse.Namespace, row):
         field = exc.field.split(":")[0] if exc.field.startswith("keyframe:") else exc.field
         column = _COLUMN_FOR.get(field, "keyframes" if field == "keyframe" else None)
         where = column if column in values else None
-        hint = "" if where or not column else f" (from the command line's --{column})"
+        option = "keyframe" if column == "keyframes" else (column or "").replace("_", "-")
+        hint = "" if where or not column else f" (from the command line's --{option})"
         raise _RowError(row.problem(where, f"{exc}{hint}")) from None
     return request, publish_from(ns, request)
 
 
-def _check_budget(args: argparse.Namespace, plan) -> None:
+def _check_budget(args: argparse.Namespace, plan, root: str) -> None:
     """Price the whole bundle against the project's cap on the root's ledger, before writing."""
     from ..farm.tasks import farm_data_dir, open_ledger
     from ..jobs.budget import caps_path, check, set_cap
 
-    data = farm_data_dir(plan.root)
+    data = farm_data_dir(root)
     if args.cap is not None:
         set_cap(args.project, args.cap, data_dir=data)
     if not caps_path(data).is_file():
         return
     estimates = [s.estimate_usd for s in plan.shots for _ in range(s.drafts)]
-    check(open_ledger(plan.root), args.project, estimates)
+    check(open_ledger(root), args.project, estimates)
 
 
 # -- the tasks -------------------------------------------------------------------------------------
@@ -385,7 +388,10 @@ def cmd_status(args: argparse.Namespace) -> int:
 
     try:
         plan = read_plan(args.bundle)
-        root = os.path.abspath(args.root or read_job_params(args.bundle).get(ROOT_PARAM, plan.root))
+        root = args.root or read_job_params(args.bundle).get(ROOT_PARAM)
+        if not root:
+            raise PlanError(f"{args.bundle}: no {ROOT_PARAM} in its job_params.json; give --root")
+        root = os.path.abspath(root)
     except PlanError as exc:
         raise CommandError(str(exc)) from None
     exists = (farm_data_dir(root) / LEDGER_FILE).is_file()

@@ -100,12 +100,14 @@ def template(plan: FarmPlan) -> dict[str, Any]:
     }
 
 
-def parameter_values(plan: FarmPlan, command: str) -> dict[str, Any]:
-    """The bundle's parameter values as one {"Name": value} map (job_params.json)."""
-    return {ROOT_PARAM: plan.root, COMMAND_PARAM: command, **plan.inputs}
+def parameter_values(root: str, folders: dict[str, str], command: str = "genplate"
+                     ) -> dict[str, Any]:
+    """The job's parameter values as one {"Name": value} map: the paths as this machine sees
+    them (the farm maps them for each worker), and the workers' genplate command."""
+    return {ROOT_PARAM: root, COMMAND_PARAM: command, **folders}
 
 
-def write_bundle(out: os.PathLike | str, plan: FarmPlan, *, command: str = "genplate",
+def write_bundle(out: os.PathLike | str, plan: FarmPlan, values: dict[str, Any], *,
                  force: bool = False) -> dict[str, Path]:
     """Write the three files into ``out``: all of them, or (on any failure) none."""
     out = Path(os.path.abspath(os.fspath(out)))
@@ -114,7 +116,9 @@ def write_bundle(out: os.PathLike | str, plan: FarmPlan, *, command: str = "genp
     if out.is_dir() and any(out.iterdir()) and not force:
         raise PlanError(f"--out {out} is not empty; choose a new folder, or pass --force to "
                         f"replace it (a new bundle is new work: its shots are generated again)")
-    values = parameter_values(plan, command)
+    needed = {ROOT_PARAM, COMMAND_PARAM, *plan.folders}
+    if set(values) != needed:
+        raise PlanError(f"parameter values for {sorted(values)}; the template has {sorted(needed)}")
     texts = {
         TEMPLATE: _yaml(template(plan)),
         PARAMETER_VALUES: _yaml({"parameterValues": [{"name": k, "value": v}
@@ -177,7 +181,7 @@ def _parameters(plan: FarmPlan) -> list[dict[str, Any]]:
         "description": "The genplate command on the workers (on PATH, or a full path).",
         "userInterface": {"control": "LINE_EDIT", "label": "genplate command"},
     }]
-    for param in plan.inputs:
+    for param in plan.folders:
         names = sorted(f.name for f in plan.files if f.param == param)
         shown = ", ".join(names[:4]) + (f" and {len(names) - 4} more" if len(names) > 4 else "")
         params.append({
@@ -190,7 +194,7 @@ def _parameters(plan: FarmPlan) -> list[dict[str, Any]]:
 
 
 def _script(plan: FarmPlan, args: list[str]) -> dict[str, Any]:
-    inputs = "".join(f"{param}\t{{{{Param.{param}}}}}\n" for param in plan.inputs)
+    inputs = "".join(f"{param}\t{{{{Param.{param}}}}}\n" for param in plan.folders)
     return {
         "actions": {"onRun": {
             "command": "{{Param.%s}}" % COMMAND_PARAM, "args": args,

@@ -1,7 +1,7 @@
 """The farm plan: every shot of a bundle, its request and where it is published, as the workers
 will read it (embedded in the job template, so a bundle carries everything it needs).
 
-Paths never travel inside the plan. The takes root is the job's ``TakesRoot`` PATH parameter;
+No path travels inside the plan. The takes root is the job's ``TakesRoot`` PATH parameter;
 each folder that holds an input image (a keyframe, a start or end frame, a plate, an OCIO
 config) is a PATH parameter of its own (``InputFolder1`` ...), and the plan names a file as
 ``genplate-input:InputFolder1/kf_048.png``. The farm maps those parameters to where the worker
@@ -76,11 +76,10 @@ class FarmPlan:
     bundle: str
     backend: str
     sequence: str
-    root: str                  # the TakesRoot value on the machine that made the bundle
     project: str = ""
     retries: int = 2           # judged-broken drafts a batch may replace (each is paid)
     shots: list[PlannedShot] = field(default_factory=list)
-    inputs: dict[str, str] = field(default_factory=dict)    # folder param -> folder
+    folders: list[str] = field(default_factory=list)   # the input folders' parameters
     files: list[PlanInput] = field(default_factory=list)
     engine: str = f"genplate {__version__}"
 
@@ -116,11 +115,10 @@ class FarmPlan:
                 raise PlanError(f"{planned.task}: the plan names {token!r} but does not list it")
             folder = folders.get(entry.param)
             if not folder:
-                raise PlanError(f"{planned.task}: no value for {entry.param} on this worker "
-                                f"(the job's {entry.param} parameter; it was "
-                                f"{self.inputs.get(entry.param)!r} when the bundle was made)")
+                raise PlanError(f"{planned.task}: no folder for {entry.param} on this worker "
+                                f"(the job's {entry.param} parameter, holding {entry.name})")
             path = os.path.join(folder, entry.name)
-            _check_input(path, entry, self.inputs.get(entry.param, ""))
+            _check_input(path, entry)
             return path
 
         request = ShotRequest.from_json(_map_tokens(planned.request, local))
@@ -223,18 +221,17 @@ def _map_tokens(value: Any, local) -> Any:
     return value
 
 
-def _check_input(path: str, entry: PlanInput, bundled_folder: str) -> None:
+def _check_input(path: str, entry: PlanInput) -> None:
     from ..digest import file_sha256
 
-    made = os.path.join(bundled_folder, entry.name) if bundled_folder else entry.name
     if not os.path.isfile(path):
-        raise PlanError(f"{entry.param}: {path} is not on this worker (the bundle was made "
-                        f"with {made}); check the path mapping for {entry.param}")
+        raise PlanError(f"{entry.param}: {path} is not on this worker; check the path mapping "
+                        f"of the job's {entry.param} parameter")
     size = os.path.getsize(path)
     if size != entry.bytes or file_sha256(path) != entry.sha256:
-        raise PlanError(f"{path} is not the file the bundle was made from ({made}, "
-                        f"{entry.bytes} bytes, sha256 {entry.sha256[:12]}...): it changed "
-                        f"since; make the bundle again rather than pay for another image")
+        raise PlanError(f"{path} is not the file the bundle was made from ({entry.bytes} bytes, "
+                        f"sha256 {entry.sha256[:12]}...): it changed since; make the bundle "
+                        f"again rather than pay for a generation from another image")
 
 
 def valid_param(name: str) -> bool:
