@@ -14,6 +14,7 @@ object; OpenJD reads both.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import signal
 import sys
@@ -111,8 +112,8 @@ def cmd_bundle(args: argparse.Namespace) -> int:
         raise CommandError("--shot/--name: every shot list row names its own shot (and take)")
     for option in ("extend_from", "source"):
         if getattr(args, option):
-            raise CommandError(f"--{option.replace('_', '-')}: give it per shot, not to a "
-                               f"whole shot list")
+            raise CommandError(f"--{option.replace('_', '-')}: belongs to one shot, not to a "
+                               f"whole shot list; generate such a shot on its own")
     if not 1 <= args.drafts <= 64:
         raise CommandError(f"--drafts {args.drafts}: 1 to 64")
     try:
@@ -284,8 +285,6 @@ def _task_setup(args: argparse.Namespace):
         raise CommandError(f"--root {root}: not a folder on this worker (check the path "
                            f"mapping of the job's TakesRoot)")
     try:
-        import json
-
         plan = FarmPlan.from_json(json.loads(Path(args.plan).read_text(encoding="utf-8")))
         folders = read_folders(Path(args.inputs).read_text(encoding="utf-8")) if args.inputs else {}
     except (OSError, ValueError, PlanError) as exc:
