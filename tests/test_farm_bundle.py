@@ -229,3 +229,43 @@ def test_an_input_changed_since_the_bundle_is_refused_before_a_job_is_recorded(t
     with pytest.raises(PlanError, match="no folder for InputFolder2 on this worker"):
         plan.resolve(plan.shot("sh010/lighthouse_param"), root,
                      {"InputFolder1": folders["InputFolder1"]})
+
+
+def test_publish_puts_the_shots_that_have_takes_on_the_timeline_and_names_the_rest(tmp_path,
+                                                                                    capsys):
+    import opentimelineio as otio
+
+    from test_takes import publish_fake_take
+
+    code, answer = make_bundle(tmp_path, capsys, rows="shot,prompt,drafts\nsh010,a kite,\n"
+                                                     "sh020,a hill,\nsh030,a road,2\n")
+    assert code == 0, answer
+    plan, root, folders = _worker_view(tmp_path)
+    ledger = tasks.open_ledger(root)
+    jobs = {}
+    for task in ("sh010/kite", "sh020/hill"):
+        planned = plan.shot(task)
+        request, publish = plan.resolve(planned, root, folders)
+        jobs[task] = tasks.record(ledger, plan, planned, request, publish, 1)
+    take = publish_fake_take(Path(root), "sh010", "kite", job_id=jobs["sh010/kite"].id)
+    kite = jobs["sh010/kite"].id
+    ledger.advance(kite, L.SUBMITTED, remote_id="offline-x")
+    for state in (L.DELIVERED, L.FETCHED, L.INGESTING):
+        ledger.advance(kite, state)
+    ledger.advance(kite, L.READY, take_dir=str(take.dir))
+    ledger.advance(jobs["sh020/hill"].id, L.FAILED, error="the service failed the generation "
+                                                          "(moderated): not allowed")
+    (tmp_path / "plan.json").write_text(json.dumps(plan.to_json()))
+    code = cli.main(["farm", "publish", "--plan", str(tmp_path / "plan.json"), "--root", root,
+                     "--json"])
+    captured = capsys.readouterr()
+    manifest = json.loads(captured.out)
+    assert code == 1
+    assert manifest["missing"] == ["sh020/hill", "sh030/road"]
+    errors = {e["task"]: e.get("error") for e in manifest["shots"]}
+    assert errors["sh020/hill"].endswith("(moderated): not allowed")
+    assert errors["sh030/road"] == "its drafts have not been judged (the JudgeDrafts step)"
+    assert "openjd_fail: 2 shot(s) have no take: sh020/hill, sh030/road" in captured.err
+    timeline = otio.adapters.read_from_file(str(Path(root) / "seq010.otio"))
+    assert [c.name for c in timeline.video_tracks()[0]] == ["sh010_kite_v001"]
+    assert json.loads((Path(root) / "seq010.json").read_text())["missing"] == manifest["missing"]
