@@ -221,3 +221,27 @@ def test_a_task_killed_after_its_create_is_rerun_and_follows_the_same_generation
     assert details.count("create: intent recorded") == 1
     assert any(d.startswith("reconciled: the lost create exists as") for d in details)
     assert (root / "sh010" / "red_kite_green" / "v001" / "take.json").is_file()
+
+
+def test_a_farm_cancel_ends_the_task_and_leaves_its_job_resumable(tmp_path, capsys):
+    make_bundle(tmp_path, capsys, "shot,prompt\nsh010,a red kite over a green hill\n")
+    root = tmp_path / "takes"
+    (tmp_path / "plan.json").write_text(json.dumps(read_plan(tmp_path / "bundle").to_json()))
+    marker = tmp_path / "paused"
+    task = subprocess.Popen(
+        [str(BIN / "genplate"), "farm", "generate", "--plan", str(tmp_path / "plan.json"),
+         "--root", str(root), "--shot", "sh010/red_kite_green"],
+        env={**worker_env(), PAUSE_ENV: "submitted", PAUSE_ENV + "_MARKER": str(marker)},
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 300
+    while not marker.exists():
+        assert task.poll() is None, task.communicate()
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+    task.send_signal(signal.SIGTERM)  # what OpenJD's NOTIFY_THEN_TERMINATE sends first
+    _, err = task.communicate(timeout=60)
+    assert task.returncode == 130, err
+    assert "the job stays resumable" in err
+    (job,) = tasks.open_ledger(root).jobs()
+    assert job.state == L.SUBMITTED and job.remote_id  # paid for, kept, followed by a rerun
+    assert any("interrupted" in (e.detail or "") for e in tasks.open_ledger(root).events(job.id))

@@ -290,8 +290,6 @@ def _task_setup(args: argparse.Namespace):
     except (OSError, ValueError, PlanError) as exc:
         raise CommandError(f"the task's plan cannot be read: {exc}") from None
     os.environ[L.DATA_DIR_ENV] = str(farm_data_dir(root))
-    # A farm's cancel sends SIGTERM: end like Ctrl-C, the job left resumable in the ledger.
-    signal.signal(signal.SIGTERM, _interrupt)
     return plan, open_ledger(root), folders, root
 
 
@@ -303,6 +301,8 @@ def _run_task(args: argparse.Namespace, body) -> int:
     from ..farm.plan import PlanError
     from ..secrets import redact
 
+    # A farm's cancel sends SIGTERM: end like Ctrl-C, the job left resumable in the ledger.
+    previous = signal.signal(signal.SIGTERM, _interrupt)
     try:
         return body()
     except KeyboardInterrupt:
@@ -314,6 +314,8 @@ def _run_task(args: argparse.Namespace, body) -> int:
     except Exception as exc:
         _farm_line(f"openjd_fail: {redact(str(exc))}")
         raise
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def cmd_generate(args: argparse.Namespace) -> int:
