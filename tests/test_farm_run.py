@@ -114,6 +114,11 @@ def test_openjd_runs_a_shot_list_to_the_same_takes_as_genplate_generate(tmp_path
     # Nothing landed in this machine's own data dir: the job state is on the shared root.
     assert not (Path(os.environ[L.DATA_DIR_ENV]) / "ledger.sqlite3").exists()
     assert len(generations(root)) == 3
+    assert cli.main(["farm", "status", str(bundle), "--json"]) == 0
+    status = json.loads(capsys.readouterr().out)["generations"]
+    assert [(g["task"], g["draft"], g["state"]) for g in status] == [
+        ("sh010/lighthouse_cliff_dusk", 1, "ready"), ("sh020/red_kite_green", 1, "ready"),
+        ("sh020/red_kite_green", 2, "ready")]
 
     # The same request through `genplate generate`, elsewhere: the same take.
     code = cli.main(["generate", PROMPT, "--shot", "sh010", "--keyframe",
