@@ -18,11 +18,11 @@ from typing import Optional
 from .. import __version__
 from ..jobs import ledger as L
 from ..request import RequestError
-from . import batches, clean, colour, drafts, generate, hosts, luma, takes
+from . import batches, clean, colour, drafts, farm, generate, hosts, luma, takes
 from .output import CommandError, say
 
 # The order of the listing in `genplate --help`: the main job first.
-FAMILIES = (generate, clean, takes, luma, colour, drafts, batches, hosts)
+FAMILIES = (generate, clean, takes, luma, colour, drafts, batches, hosts, farm)
 USAGE_EXIT = 2
 INTERRUPTED_EXIT = 130
 # What a shell reports for a command whose reader went away (128 + SIGPIPE).

@@ -154,12 +154,15 @@ def new_job_id() -> str:
 class Ledger:
     """One SQLite database; safe to share between threads and processes."""
 
-    def __init__(self, path: Optional[Path] = None) -> None:
+    def __init__(self, path: Optional[Path] = None, *, journal_mode: Optional[str] = None) -> None:
+        """``journal_mode`` is for a ledger made here ("wal" or "delete"); an existing ledger
+        keeps its own (see store.journal_mode)."""
         if path is None:
             path = default_data_dir() / "ledger.sqlite3"
         self.path = Path(os.path.abspath(path))
         self._local = threading.local()
-        store.prepare(self.path)  # refuses an emptied, garbage or damaged file; migrates
+        # Refuses an emptied, garbage or damaged file; migrates; makes a new one whole.
+        store.prepare(self.path, journal_mode=journal_mode)
 
     # -- connection handling -------------------------------------------------------------
 

@@ -9,10 +9,13 @@ The ledger is the only record of what was paid for, so it is treated like money:
   file and how to restore it, never taken as a new ledger.
 * Every schema change is preceded by a consistent copy of the file
   (``ledger.sqlite3.bak-v<old>-<time>``), made with SQLite's backup API.
-* Write-ahead logging (WAL) on local disks. SQLite's own documentation says WAL does not work
-  over a network file system (its shared memory index needs one host), and #16's farm keeps a
-  shot's ledger on shared storage: there the classic rollback journal is used, whose file locks
-  NFS and SMB do honour. ``GENPLATE_LEDGER_JOURNAL=wal|delete`` overrides the guess.
+* The journal mode is chosen when a ledger is made and then kept by every opener: write-ahead
+  logging (WAL) on local disks; the classic rollback journal, whose file locks NFS and SMB do
+  honour, on network file systems (SQLite's own documentation says WAL does not work there:
+  its shared-memory index needs one host) and for the farm's ledger on a shared take root
+  (core/farm asks for it, since a root on a local disk today may be exported tomorrow). A WAL
+  ledger found on a network file system is switched to the rollback journal, never the other
+  way. ``GENPLATE_LEDGER_JOURNAL=wal|delete`` overrides all of it.
 * Every database error becomes a ``LedgerError`` that names the file and what to do: no
   traceback reaches the user, and ``--json`` prints one ``{"error": ...}``.
 """
@@ -176,11 +179,20 @@ class Connection(sqlite3.Connection):
         return self.cursor().execute(sql, parameters)
 
 
-def journal_mode(path: Path) -> str:
+def journal_mode(path: Path) -> Optional[str]:
+    """The journal mode to set when opening ``path``, or None to keep the file's own."""
     wanted = os.environ.get(JOURNAL_ENV, "").strip().lower()
     if wanted in ("wal", "delete"):
         return wanted
-    return "delete" if file_system(path) in NETWORK_FILE_SYSTEMS else "wal"
+    return "delete" if file_system(path) in NETWORK_FILE_SYSTEMS else None
+
+
+def creation_mode(path: Path, asked: Optional[str] = None) -> str:
+    """The journal mode a new ledger at ``path`` is made with."""
+    forced = journal_mode(path)
+    if forced is not None:
+        return forced
+    return (asked or "wal").lower()
 
 
 def file_system(path: Path, mounts: Optional[list[str]] = None) -> Optional[str]:
@@ -218,7 +230,9 @@ def connect(path: Path) -> Connection:
         raise translate(path, exc) from None
     db.path = path
     db.row_factory = sqlite3.Row
-    db.execute(f"PRAGMA journal_mode={journal_mode(path)}")
+    mode = journal_mode(path)
+    if mode is not None:
+        db.execute(f"PRAGMA journal_mode={mode}")
     # FULL: a transition that returned is on disk even if the machine loses power next.
     db.execute("PRAGMA synchronous=FULL")
     db.execute(f"PRAGMA busy_timeout={int(BUSY_SECONDS * 1000)}")
@@ -227,7 +241,7 @@ def connect(path: Path) -> Connection:
 
 # -- opening a ledger ------------------------------------------------------------------------
 
-def prepare(path: Path) -> None:
+def prepare(path: Path, *, journal_mode: Optional[str] = None) -> None:
     """Make ``path`` a usable ledger: create it whole, or check it and bring its schema up to
     date (after a backup). Raises LedgerError rather than lose what it holds.
 
@@ -249,7 +263,7 @@ def prepare(path: Path) -> None:
                 f"there{_created_when(marker)}: its jobs and what they cost would be "
                 f"forgotten. Put it back ({f'the newest backup is {found[0]}' if found else 'from your backups'}); "
                 f"if you removed it on purpose and want a new, empty ledger, delete {marker} too.")
-        _create(path)
+        _create(path, creation_mode(path, journal_mode))
     else:
         _check_file(path, marker)
     try:
@@ -333,12 +347,13 @@ def _version(db: Connection) -> int:
     return 1 if has_jobs else 0
 
 
-def _create(path: Path) -> None:
+def _create(path: Path, mode: str) -> None:
     """A new ledger, schema and all, appears at ``path`` in one step (never half-made)."""
     tmp = path.with_name(f".{path.name}.new-{os.getpid()}-{uuid.uuid4().hex[:8]}")
     try:
         db = sqlite3.connect(tmp, isolation_level=None)
         try:
+            db.execute(f"PRAGMA journal_mode={mode}")  # kept in the file by every later opener
             db.execute("BEGIN")
             for statement in _MIGRATIONS[0]:
                 db.execute(statement)
