@@ -77,7 +77,7 @@ def _wait(condition, what: str, timeout: float = 180, procs=()) -> None:
 
 @pytest.fixture
 def emu():
-    emulator = LumaEmulator(video_size=(64, 36)).start()
+    emulator = LumaEmulator(frames=5).start()
     yield emulator
     emulator.stop()
 
