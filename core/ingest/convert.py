@@ -26,6 +26,7 @@ import OpenImageIO as oiio
 import PyOpenColorIO as ocio
 
 from genplate.ocio import config as ocfg
+from genplate.ocio import extend as oext
 from genplate.ocio import memo as omemo
 from genplate.ocio import processors as oproc
 from genplate.ocio import sources as S
@@ -35,6 +36,8 @@ from ..progress import CancelToken, ProgressFn, no_progress
 from . import exr as X
 from . import outputs as O
 from . import video as V
+from .clamp import WriteGuard, finite
+from .hdr import HdrPeak, ViewTooSmall
 from .options import IngestError, IngestOptions
 from .pipeline import Hasher, Thumbnail, publish_frame, run_pipeline
 from .result import IngestResult, SourceFile
@@ -168,12 +171,18 @@ def _frame_spec(*, width, height, fps, chroma, interop, attributes, options, inf
     attrs = dict(attributes)
     attrs.update({
         "genplate:source_kind": source_kind,
-        "genplate:sdr_mode": options.sdr_mode,
         "genplate:working_space": working,
         "genplate:ocio_config": info.label,
         "genplate:input_transform": transform.describe(),
         "Software": f"genplate {__version__}",
     })
+    # each mode only where it applies: an EXR delivery has neither
+    if source_kind in S.SDR_KINDS:
+        attrs["genplate:sdr_mode"] = options.sdr_mode
+        if transform.sdr_range:
+            attrs["genplate:sdr_range"] = transform.sdr_range
+    elif source_kind in S.HDR_KINDS:
+        attrs["genplate:hdr_mode"] = options.hdr_mode
     return X.FrameSpec(width=width, height=height, pixel_type=options.pixel_type,
                        compression=options.compression, fps=fps, chromaticities=chroma,
                        interop_id=interop, attributes=attrs)
@@ -189,18 +198,52 @@ def _ingest_video(chosen: tuple[SourceFile, V.VideoProbe], *, info, working, chr
     source, probe = chosen
     source.used = True
     mode = options.hdr_mode if probe.hdr else options.sdr_mode
-    peak = options.peak_nits
-    if probe.hdr and peak is None:
-        peak = V.view_nits(probe.hdr_metadata)
-        if peak is None:
-            peak = 1000
-            if mode == S.DISPLAY_MATCH:
-                probe.assumed.append("HDR peak: no MaxCLL or mastering metadata; the 1000-nit "
-                                     "view assumed")
-    transform = S.input_transform(info.config, probe.source_kind, mode, working,
-                                  peak_nits=peak or 1000)
+    peak = HdrPeak(probe, options.peak_nits, mode) if probe.hdr else None
+    common = dict(info=info, working=working, chroma=chroma, interop=interop,
+                  attributes=attributes, options=options, staging=staging, workers=workers,
+                  progress=progress, cancel=cancel, thumb=thumb)
+    while True:
+        transform = S.input_transform(info.config, probe.source_kind, mode, working,
+                                      peak_nits=peak.view if peak else 1000,
+                                      sdr_range=options.sdr_range)
+        guard = WriteGuard(options.pixel_type)
+        try:
+            count, outputs, processing = _convert_video(probe, transform, peak, guard, **common)
+            break
+        except ViewTooSmall as exc:  # a frame brighter than the view: again, through a larger one
+            peak.grow(exc)
+            progress(0, probe.frames or 0, f"HDR peak {exc.nits:.0f} nits: converting again "
+                                           f"through the {exc.view}-nit view")
+    assumed, warnings = list(probe.assumed), list(probe.warnings)
+    if peak is not None:
+        more_assumed, more_warnings = peak.notes()
+        assumed += more_assumed
+        warnings += more_warnings
+    if probe.frames and count != probe.frames:
+        warnings.append(f"the container announces {probe.frames} frames, {count} decoded")
+    first = options.first_frame
+    _, tc = X.timecode(first, probe.fps)
+    return IngestResult(
+        first=first, count=count, fps=probe.fps, width=probe.width, height=probe.height,
+        config=info, working_space=working, chromaticities=chroma, interop_id=interop,
+        source_kind=probe.source_kind, sdr_mode=None if probe.hdr else options.sdr_mode,
+        transform=transform, assumed=assumed, sources=[], delivery="video",
+        compression=options.compression, pixel_type=options.pixel_type, timecode=tc,
+        seconds=0.0, outputs=outputs, source_detail=dict(probe.record(), processing=processing),
+        warnings=warnings, clamped=guard.record(), hdr_peak=peak.record() if peak else None,
+        hdr_mode=options.hdr_mode if probe.hdr else None)
+
+
+def _convert_video(probe: V.VideoProbe, transform: S.InputTransform, peak: Optional[HdrPeak],
+                   guard: WriteGuard, *, info, working, chroma, interop, attributes, options,
+                   staging, workers, progress, cancel, thumb: "Thumbnail") -> tuple:
+    """Every frame of the clip through one transform: (count, outputs, processing)."""
     out_depth = _out_depth(options)
     cpu = oproc.video_processor(info, transform, probe.coding, out_depth=out_depth)
+    # SDR display-match beyond the view's range (genplate.ocio.extend): after the processor, on
+    # the same triples, so the memo tables hold it too
+    beyond = oext.beyond_range(info, transform, probe.coding)
+    post = beyond.apply if beyond is not None else None
     table = None
     if options.exact_table:
         # Y'CbCr triples repeat within and across frames: memoise them (same processor, same
@@ -210,9 +253,9 @@ def _ingest_video(chosen: tuple[SourceFile, V.VideoProbe], *, info, working, chr
         key = oproc.video_key(info, transform, probe.coding, out_depth=out_depth)
         dtype = np.float16 if options.pixel_type == "half" else np.float32
         if probe.coding.plane_bits == 8:
-            table = omemo.exact_table(key, cpu, dtype=dtype, threads=workers)
+            table = omemo.exact_table(key, cpu, dtype=dtype, threads=workers, post=post)
         elif transform.mode == S.DISPLAY_MATCH:
-            table = omemo.exact_cache(key, cpu, dtype=dtype)
+            table = omemo.exact_cache(key, cpu, dtype=dtype, post=post)
     fspec = _frame_spec(width=probe.width, height=probe.height, fps=probe.fps, chroma=chroma,
                         interop=interop, attributes=attributes, options=options, info=info,
                         working=working, transform=transform, source_kind=probe.source_kind)
@@ -236,7 +279,10 @@ def _ingest_video(chosen: tuple[SourceFile, V.VideoProbe], *, info, working, chr
                 if (frame.width, frame.height) != (w, h):
                     raise IngestError(f"{probe.path}: frame {count} is "
                                       f"{frame.width}x{frame.height}, the first was {w}x{h}")
-                put((count, *V.planes_444(frame, plane_bits)))
+                planes, stride, keep = V.planes_444(frame, plane_bits)
+                if peak is not None:  # measured before any worker converts the frame
+                    peak.watch(*(p[:, :w] for p in planes))
+                put((count, planes, stride, keep))
                 count += 1
         except av.error.FFmpegError as exc:
             raise IngestError(f"{probe.path}: frame {count} cannot be decoded ({exc}); the "
@@ -255,6 +301,9 @@ def _ingest_video(chosen: tuple[SourceFile, V.VideoProbe], *, info, working, chr
             dst = ocio.PackedImageDesc(out, w, h, 3, out_depth, out_size, 3 * out_size,
                                        3 * out_size * w)
             cpu.apply(src, dst)
+            if post is not None:
+                post(y[:, :w], cb[:, :w], cr[:, :w], out)
+        guard.check(out, first + index)
         publish_frame(staging, fspec, extras, thumb, first, index, out)
 
     extras = O.Extras(options.outputs, info, working, staging, width=w, height=h, fps=probe.fps,
@@ -269,21 +318,10 @@ def _ingest_video(chosen: tuple[SourceFile, V.VideoProbe], *, info, working, chr
         raise IngestError(str(exc)) from None
     finally:
         extras.abort()
-    warnings = list(probe.warnings)
-    if probe.frames and count != probe.frames:
-        warnings.append(f"the container announces {probe.frames} frames, {count} decoded")
-    _, tc = X.timecode(first, probe.fps)
-    return IngestResult(
-        first=first, count=count, fps=probe.fps, width=w, height=h, config=info,
-        working_space=working, chromaticities=chroma, interop_id=interop,
-        source_kind=probe.source_kind, sdr_mode=options.sdr_mode, transform=transform,
-        assumed=list(probe.assumed), sources=[], delivery="video",
-        compression=options.compression, pixel_type=options.pixel_type, timecode=tc,
-        seconds=0.0, outputs=outputs, source_detail=dict(probe.record(), processing=(
-            "exact processor" if table is None else
-            "exact memo table of 8-bit triples" if probe.coding.plane_bits == 8 else
-            "exact processor with a cache of recent triples")),
-        warnings=warnings)
+    processing = ("exact processor" if table is None else
+                  "exact memo table of 8-bit triples" if plane_bits == 8 else
+                  "exact processor with a cache of recent triples")
+    return count, outputs, processing
 
 
 def _ingest_exr(chosen: list[SourceFile], *, info, working, chroma, interop, attributes,
@@ -322,12 +360,20 @@ def _ingest_exr(chosen: list[SourceFile], *, info, working, chroma, interop, att
                         working=working, transform=transform, source_kind=S.EXR)
     if assumed:
         fspec.attributes["genplate:assumed"] = "; ".join(assumed)
-    read_type = options.pixel_type
+    # Read at the delivery's own precision; half is only the written type (a float32 value
+    # beyond half's range would be inf before the transform, and the matrix spreads it).
+    read_type = "half" if probe.pixel_type == "half" else "float"
+    in_depth = oproc.F16 if read_type == "half" else oproc.F32
     depth = _out_depth(options)
-    cpu = None if transform.mode == S.PASSTHROUGH else oproc.image_processor(
-        info, transform, in_depth=depth, out_depth=depth)
+    same = transform.mode == S.PASSTHROUGH and read_type == options.pixel_type
+    cpu = None if same else oproc.image_processor(info, transform, in_depth=in_depth,
+                                                  out_depth=depth)
     w, h = probe.width, probe.height
-    size = 2 if read_type == "half" else 4
+    in_size = 2 if read_type == "half" else 4
+    size = 2 if options.pixel_type == "half" else 4
+    out_dtype = np.float16 if options.pixel_type == "half" else np.float32
+    local = threading.local()
+    guard = WriteGuard(options.pixel_type)
     first = options.first_frame
     thumb.index = len(frames) // 2
     # frames extracted from a zip into scratch go as soon as they are converted, in the
@@ -346,13 +392,25 @@ def _ingest_exr(chosen: list[SourceFile], *, info, working, chroma, interop, att
             put((index, path))
         return len(frames)
 
+    def transform_frame(pixels: np.ndarray, out: np.ndarray) -> None:
+        cpu.apply(ocio.PackedImageDesc(pixels, w, h, 3, in_depth, in_size, 3 * in_size,
+                                       3 * in_size * w),
+                  ocio.PackedImageDesc(out, w, h, 3, depth, size, 3 * size, 3 * size * w))
+
     def convert(item) -> None:
         index, path = item
         _, pixels = X.read_frame(path, read_type, belongs)
+        out = pixels
         if cpu is not None:
-            desc = ocio.PackedImageDesc(pixels, w, h, 3, depth, size, 3 * size, 3 * size * w)
-            cpu.apply(desc)
-        publish_frame(staging, fspec, extras, thumb, first, index, pixels)
+            out = getattr(local, "out", None)
+            if out is None:
+                out = local.out = np.empty((h, w, 3), out_dtype)
+            transform_frame(pixels, out)
+        if not finite(out):  # rare: the slow path may take its time
+            if guard.sanitize(pixels, first + index) and cpu is not None:
+                transform_frame(pixels, out)  # the delivery's inf/NaN replaced: again
+            guard.check(out, first + index)
+        publish_frame(staging, fspec, extras, thumb, first, index, out)
         if path in scratch_frames:
             path.unlink(missing_ok=True)
 
@@ -373,6 +431,6 @@ def _ingest_exr(chosen: list[SourceFile], *, info, working, chroma, interop, att
     return IngestResult(
         first=first, count=count, fps=fps, width=w, height=h, config=info,
         working_space=working, chromaticities=chroma, interop_id=interop, source_kind=S.EXR,
-        sdr_mode=options.sdr_mode, transform=transform, assumed=assumed, sources=[],
+        sdr_mode=None, transform=transform, assumed=assumed, sources=[],
         delivery="exr", compression=options.compression, pixel_type=options.pixel_type,
-        timecode=tc, seconds=0.0, source_detail=detail, outputs=outputs)
+        timecode=tc, seconds=0.0, source_detail=detail, outputs=outputs, clamped=guard.record())
