@@ -1,25 +1,29 @@
 """SDR display-match beyond the view's range: what becomes of codes outside 16-235.
 
-The inverse of an SDR view only knows display values 0-1: every R'G'B' above 1 (Y' 236-254,
-and saturated colours whose chroma overshoots) comes back as the view's white (~128 under
-ACES 2.0), every one below 0 (Y' 1-15) as black, so the detail a camera or encoder put there is
-lost. ``BeyondRange`` (the ``extend`` SDR range, the default) keeps it with an extension that is
-continuous at the edges and monotonic in each channel:
+The inverse of an SDR view only knows display values 0-1: R'G'B' above 1 comes back as if it
+were 1 and below 0 as if it were 0, so super-whites (Y' 236-254 all give the view's white, 128
+under ACES 2.0) and sub-blacks (Y' 1-15 all give 0) lose the detail a camera or encoder put
+there. ``BeyondRange`` (the ``extend`` SDR range, the default) keeps it, adding only light that
+the view itself does not show, so the plate still looks like the MP4 through the view:
 
-    scene = inverse(clip(x, 0, 1)) + M . e(x),  per display channel i:
-      e_i = W * (EOTF(x_i) - 1)   above 1: the display's own EOTF (BT.1886's 2.4 power, or sRGB)
-                                  continued, scaled so display white meets the view's white W
-      e_i = -inverse_grey(-x_i)   below 0: the inverse view mirrored about black
-      e_i = 0                     inside 0-1: exactly the inverse view
+    above: when every channel is above 1 (the monitor shows white), by how much the least one
+           is, u = min(x) - 1: white light W * ((1 + u)^g - 1), W the view's white (the inverse
+           of display white), g the display's own EOTF continued past white (BT.1886's 2.4
+           power, or sRGB's): a grey Y' 254 (x = 1.087) becomes 128 x 1.087^2.4 = 156
+    below: when every channel is below 0 (the monitor shows black), the inverse view mirrored
+           about black at the most one, v = max(x): minus the light a grey of level -v gets;
+           Y' 1 becomes minus what Y' 31 becomes
+    else:  exactly the inverse view
 
-with M the display primaries (linear Rec.709) in the working space, so an overshoot adds light
-of its own primary. A grey Y' 254 (x = 1.087) becomes 128 x 1.221 = 156 under ACES 2.0; Y' 1
-becomes minus the inverse of 0.068. No forward view shows any of it (above its white a view
-shows white), so the plate still looks like the MP4 through the view, and a grade that brings
-highlights down finds the detail. The ``clip`` SDR range leaves the inverse view as it is.
+It is continuous (nothing is added at the edges) and monotonic in every channel (min and max
+are), and it adds only neutral light where the view gives exactly white or black: an ACES view
+shows more white as white and negative black as black. A coloured overshoot (one channel past
+1 or 0, as saturated colours and chroma edges give) is left as the view gives it: a view does
+not show extra light on a colour as the same colour (it paths to white), so any extension there
+would change the plate's look through the view, by up to tens of code values (measured).
 
 It runs on Y'CbCr code triples after the OCIO processor (``apply``), so the memo table and the
-direct processor give bit-identical frames: both call it on the same triples.
+direct processor give bit-identical frames: both call it on the same triples and values.
 """
 from __future__ import annotations
 
@@ -62,7 +66,6 @@ class BeyondRange:
             self._inverse = config.getProcessor(transform.transform()).getDefaultCPUProcessor()
         except Exception as exc:
             raise ConfigError(f"OCIO cannot build {transform.describe()}: {exc}") from None
-        self.white = float(self._grey(np.array([1.0]))[0])
         linear = find_space(config, *LINEAR_REC709)
         if linear is None:
             raise ConfigError("extending SDR beyond the view's range needs a linear Rec.709 space "
@@ -70,7 +73,9 @@ class BeyondRange:
         to_working = config.getProcessor(linear, transform.dst_space).getDefaultCPUProcessor()
         probe = np.ascontiguousarray(np.eye(3, dtype=np.float32))
         to_working.applyRGB(probe)
-        self._primaries = probe.astype(np.float64)  # row i: display primary i in the working space
+        # display white, as linear light of the display's primaries, in the working space
+        self._white_light = probe.astype(np.float64).sum(axis=0)
+        self.white = float(self._grey(np.array([1.0]))[0])
 
     def _grey(self, levels: np.ndarray) -> np.ndarray:
         """The inverse view of greys at these display levels (0-1), the green channel."""
@@ -86,21 +91,21 @@ class BeyondRange:
         return codes @ self._m.T
 
     def apply(self, y: np.ndarray, cb: np.ndarray, cr: np.ndarray, out: np.ndarray) -> int:
-        """Add the extension to ``out`` (the processor's result for these planes, ``(..., 3)``,
-        float16 or float32) where a triple's R'G'B' leaves 0-1; returns how many pixels."""
+        """Extend ``out`` (the processor's result for these planes, ``(..., 3)``, float16 or
+        float32) where every channel of a triple's R'G'B' is above 1 or below 0, in place;
+        returns how many pixels."""
         x = self.signal(y, cb, cr)
-        outside = ((x < 0.0) | (x > 1.0)).any(axis=1)
-        index = np.flatnonzero(outside)
+        least, most = x.min(axis=1), x.max(axis=1)
+        index = np.flatnonzero((least > 1.0) | (most < 0.0))
         if index.size == 0:
             return 0
-        xs = x[index]
-        extra = np.zeros_like(xs)
-        above = xs > 1.0
-        extra[above] = self.white * (eotf(xs[above], self.source_kind) - 1.0)
-        below = xs < 0.0
-        extra[below] = -self._grey(-xs[below])
+        least, most = least[index], most[index]
+        amount = self.white * (eotf(np.maximum(least, 1.0), self.source_kind) - 1.0)
+        below = most < 0.0
+        amount[below] = -self._grey(-most[below])
         flat = out.reshape(-1, 3)
-        flat[index] = (flat[index].astype(np.float64) + extra @ self._primaries).astype(out.dtype)
+        scene = flat[index].astype(np.float64) + amount[:, None] * self._white_light
+        flat[index] = scene.astype(out.dtype)
         return int(index.size)
 
 

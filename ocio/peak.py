@@ -92,9 +92,10 @@ class SignalPeak:
     """The brightest R'G'B' signal of a clip so far (for HLG: as a neutral of the same light),
     fed one frame of Y'CbCr planes at a time.
 
-    Exact, and cheap once the peak is known: a frame is reduced to its largest luma and its
-    chroma extremes first, and only pixels whose luma could lift a channel above the peak so
-    far are converted to R'G'B' (on a typical clip, a handful of pixels after the first frame).
+    Exact, and cheap once the peak is known: each row of a frame is reduced to its largest luma
+    and its chroma extremes first (a bound of every pixel in it), and only pixels of rows that
+    could pass the peak so far, and whose luma could lift a channel above it, are converted to
+    R'G'B' (on a typical clip, a few rows around the highlights after the first frame).
     """
 
     def __init__(self, coding: YCbCrCoding, source_kind: str) -> None:
@@ -111,26 +112,29 @@ class SignalPeak:
             return 0.0
         return (hlg_nits if self.source_kind == HDR_HLG else pq_nits)(self.signal)
 
-    def _lift(self, cb_range, cr_range) -> float:
-        """The most any channel's chroma terms can add, over the frame's chroma extremes."""
-        best = -math.inf
+    def _lift(self, cb_lo, cb_hi, cr_lo, cr_hi) -> np.ndarray:
+        """The most any channel's chroma terms can add, per row, over the row's chroma range."""
+        best = None
         for row in self._m:
-            cb = max(row[1] * (v - self._off[1]) for v in cb_range)
-            cr = max(row[2] * (v - self._off[2]) for v in cr_range)
-            best = max(best, cb + cr)
+            cb = np.maximum(row[1] * (cb_lo - self._off[1]), row[1] * (cb_hi - self._off[1]))
+            cr = np.maximum(row[2] * (cr_lo - self._off[2]), row[2] * (cr_hi - self._off[2]))
+            best = cb + cr if best is None else np.maximum(best, cb + cr)
         return best
 
     def frame(self, y: np.ndarray, cb: np.ndarray, cr: np.ndarray) -> float:
         """Take one frame's planes (h, w) into the peak; returns the peak signal so far."""
-        top = float(y.max())
-        lift = self._lift((float(cb.min()), float(cb.max())), (float(cr.min()), float(cr.max())))
-        if self._y_scale * (top - self._off[0]) + lift <= self.signal:
+        # per row: the largest luma and the chroma extremes bound every pixel of the row
+        lift = self._lift(*(f(p, axis=1).astype(np.float64)
+                            for p in (cb, cr) for f in (np.min, np.max)))
+        bound = self._y_scale * (np.max(y, axis=1) - self._off[0]) + lift
+        rows = np.flatnonzero(bound > self.signal)
+        if rows.size == 0:
             return self.signal
-        if self.signal == -math.inf:
-            planes = [np.ravel(p) for p in (y, cb, cr)]
-        else:
-            mask = y >= self._off[0] + (self.signal - lift) / self._y_scale
-            planes = [p[mask] for p in (y, cb, cr)]
+        # in those rows, only pixels whose luma could lift a channel above the peak so far
+        floor = (self._off[0] + (self.signal - lift[rows]) / self._y_scale)[:, None]
+        band = [p[rows] for p in (y, cb, cr)]
+        mask = band[0] >= floor
+        planes = [p[mask] for p in band]
         codes = np.stack(planes, axis=-1).astype(np.float64)
         if codes.size:
             codes -= self._off

@@ -275,6 +275,35 @@ def test_pq_peak_late_in_the_clip_converts_every_frame_through_the_final_view_bi
         assert np.array_equal(a, b), frame
 
 
+@pytest.mark.parametrize("kind", ["hdr-pq", "hdr-hlg"])
+def test_peak_measure_is_exactly_the_brightest_pixel_of_padded_planes(kind):
+    """The row bounds and candidates skip work, never a pixel: the measure equals the
+    brightest R'G'B' of every pixel (for HLG, colour-science's display light of it)."""
+    from genplate.ocio import peak as P
+    from genplate.ocio.ycbcr import YCbCrCoding
+
+    coding = YCbCrCoding("bt2020nc", False, 10, 16)
+    meter = P.SignalPeak(coding, kind)
+    rng = np.random.default_rng(4)
+    brightest = 0.0
+    for i in range(5):
+        h, w = 60, 90
+        planes = [(rng.integers(lo, hi, (h, w + 6)) << 6).astype(np.uint16)
+                  for lo, hi in ((64, 900), (300, 724), (300, 724))]
+        if i == 3:
+            planes[0][40, 7] = 1019 << 6  # a lone super-white, late
+        views = [p[:, :w] for p in planes]  # swscale's padded rows
+        codes = np.stack([v.reshape(-1) >> 6 for v in views], axis=-1)
+        signal = rgb_for(codes, "bt2020nc", False, 10)
+        if kind == "hdr-pq":
+            nits = colour.models.eotf_ST2084(np.clip(signal.max(), 0, 1))
+        else:
+            nits = colour.models.eotf_BT2100_HLG(np.clip(signal, 0, None), L_W=1000).max()
+        brightest = max(brightest, float(nits))
+        meter.frame(*views)
+        assert meter.nits == pytest.approx(brightest, rel=1e-6)
+
+
 # -- HLG: a Rec.2020 path ------------------------------------------------------------------------
 
 def _itp_of_hlg(signal):
@@ -371,27 +400,54 @@ def test_sdr_range_clip_keeps_the_views_range_only_exactly(tmp_path):
         _ingest(tmp_path, [tmp_path / "ladder.mp4"], "bad", sdr_range="squeeze")
 
 
-def test_sdr_super_white_colours_extend_along_display_primaries_within_half_precision(tmp_path):
-    rgb = np.array([[[1.06, 0.40, 0.30], [0.20, 1.04, 0.50], [0.50, 0.45, -0.05],
+def test_sdr_extension_adds_only_neutral_light_where_the_view_gives_white_or_black(tmp_path):
+    rgb = np.array([[[1.06, 1.03, 1.01],     # a tinted super-white: the monitor shows white
+                     [-0.02, -0.04, -0.01],  # a tinted sub-black: the monitor shows black
+                     [1.06, 0.40, 0.30],     # a coloured overshoot: left as the view gives it
+                     [0.50, 0.45, -0.05],
                      [0.60, 0.55, 0.50]]])
     codes = codes_for(rgb, "bt709", False, 8)
-    signal = rgb_for(codes, "bt709", False, 8)
+    signal = rgb_for(codes, "bt709", False, 8)[0]
     _clip(tmp_path / "colours.mp4", codes, "sdr")
     table, _ = _ingest(tmp_path, [tmp_path / "colours.mp4"], "table")
     direct, _ = _ingest(tmp_path, [tmp_path / "colours.mp4"], "direct", exact_table=False)
     a, _ = read_exr(table.frame_path(1001))
     b, _ = read_exr(direct.frame_path(1001))
     assert np.array_equal(a, b)  # the memo table is still the exact result
-    means = patch_means(a, 1, 4)[0]
+    means = patch_means(a, 1, len(signal))[0]
     inverse = _inverse(SDR_DISPLAY, SDR_VIEW)
+    view = _apply(inverse, np.clip(signal, 0, 1))
     white = _apply(inverse, [[1.0, 1.0, 1.0]])[0, 1]
-    extra = np.where(signal > 1, white * (_bt1886(signal) - 1), 0.0)
-    mirrored = -_apply(inverse, np.repeat(np.abs(np.minimum(signal, 0)).reshape(-1, 1), 3, 1))
-    extra += np.where(signal < 0, mirrored[:, 1].reshape(signal.shape), 0.0)
-    to_acescg = colour.matrix_RGB_to_RGB(CS["ITU-R BT.709"], CS["ACEScg"],
-                                         chromatic_adaptation_transform="Bradford")
-    expected = _apply(inverse, np.clip(signal, 0, 1)) + extra @ to_acescg.T
-    assert np.allclose(means, expected[0], rtol=3e-3, atol=3e-4)
+    white_light = colour.matrix_RGB_to_RGB(CS["ITU-R BT.709"], CS["ACEScg"],
+                                           chromatic_adaptation_transform="Bradford").sum(axis=1)
+    expected = view.copy()
+    expected[0] += white * (_bt1886(signal[0].min()) - 1) * white_light
+    expected[1] -= _apply(inverse, [[-signal[1].max()] * 3])[0, 1] * white_light
+    assert np.allclose(means, expected, rtol=2e-3, atol=2e-4)
+    assert means[0].min() > view[0].max() and means[1].max() < 0
+
+
+def test_sdr_extension_is_invisible_through_the_view_within_a_thousandth_of_a_code():
+    """Over 8-bit Y'CbCr triples, what the extension adds never changes what the view shows:
+    the plate still looks like the MP4 (a coloured overshoot made brighter would not)."""
+    from genplate.ocio import extend as E
+    from genplate.ocio import sources as S
+    from genplate.ocio.ycbcr import YCbCrCoding
+
+    info = C.load_config(BUILTIN_CONFIG)
+    t = S.input_transform(info.config, S.SDR_REC709, S.DISPLAY_MATCH, "ACEScg")
+    beyond = E.BeyondRange(info, t, YCbCrCoding("bt709", False, 8, 8))
+    rng = np.random.default_rng(6)
+    y, cb, cr = (rng.integers(0, 256, 200_000) for _ in range(3))
+    y[:19] = np.arange(236, 255)  # every super-white grey
+    cb[:19] = cr[:19] = 128
+    signal = beyond.signal(y, cb, cr)
+    view = _apply(_inverse(SDR_DISPLAY, SDR_VIEW), np.clip(signal, 0, 1)).astype(np.float32)
+    extended = view.copy()
+    assert beyond.apply(y, cb, cr, extended) > 19
+    assert (np.diff(extended[:19, 1]) > 0).all()
+    forward = _forward(SDR_DISPLAY, SDR_VIEW)
+    assert np.abs(_apply(forward, extended) - _apply(forward, view)).max() < 1e-3 / 255
 
 
 def test_texture_mirrors_sub_blacks_about_black_within_half_precision(tmp_path):
@@ -420,11 +476,15 @@ def test_srgb_texture_continues_its_linear_toe_below_black_within_half_precision
 # -- pixel type and headers ------------------------------------------------------------------------
 
 def _saturated_clip(path):
-    rgb = np.array([[[0.95, 0.05, 0.05], [0.05, 0.95, 0.05], [0.05, 0.05, 0.95],
+    """Primaries and secondaries at full code (where half's step, 0.06 at the view's top,
+    shows) and just inside; R'G'B' as the monitor shows it (rounding overshoots clipped)."""
+    rgb = np.array([[[1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0],
+                     [1.0, 1.0, 0.0], [0.0, 1.0, 1.0], [1.0, 0.0, 1.0]],
+                    [[0.95, 0.05, 0.05], [0.05, 0.95, 0.05], [0.05, 0.05, 0.95],
                      [0.95, 0.95, 0.05], [0.05, 0.95, 0.95], [0.95, 0.05, 0.95]]])
     codes = codes_for(rgb, "bt709", False, 8)
     _clip(path, codes, "sdr")
-    return rgb_for(codes, "bt709", False, 8)
+    return np.clip(rgb_for(codes, "bt709", False, 8), 0, 1)
 
 
 def _round_trip_codes(staging, rgb):
