@@ -126,7 +126,13 @@ class SignalPeak:
         # per row: the largest luma and the chroma extremes bound every pixel of the row
         lift = self._lift(*(f(p, axis=1).astype(np.float64)
                             for p in (cb, cr) for f in (np.min, np.max)))
-        bound = self._y_scale * (np.max(y, axis=1) - self._off[0]) + lift
+        luma = self._y_scale * (np.max(y, axis=1) - self._off[0])
+        if self.source_kind != HDR_HLG:
+            # a pixel's brightest channel is at least its luma (a weighted mean of R'G'B'), so
+            # the brightest luma is a floor of the peak: on a clip's first frame it spares
+            # converting all but the rows and pixels that could beat it
+            self.signal = max(self.signal, float(luma.max()))
+        bound = luma + lift
         rows = np.flatnonzero(bound > self.signal)
         if rows.size == 0:
             return self.signal
@@ -135,12 +141,14 @@ class SignalPeak:
         band = [p[rows] for p in (y, cb, cr)]
         mask = band[0] >= floor
         planes = [p[mask] for p in band]
-        codes = np.stack(planes, axis=-1).astype(np.float64)
-        if codes.size:
-            codes -= self._off
-            rgb = codes @ self._m.T
-            # HLG: the neutral signal of the same light, never above the brightest channel's
-            # signal, so the candidates above stay a superset
-            top = hlg_neutral_signal(rgb) if self.source_kind == HDR_HLG else float(rgb.max())
+        if planes[0].size:
+            y0, cb0, cr0 = (p.astype(np.float64) - o for p, o in zip(planes, self._off))
+            rgb = [self._y_scale * y0 + row[1] * cb0 + row[2] * cr0 for row in self._m]
+            if self.source_kind == HDR_HLG:
+                # the neutral signal of the same light, never above the brightest channel's
+                # signal, so the candidates above stay a superset
+                top = hlg_neutral_signal(np.stack(rgb, axis=-1))
+            else:
+                top = max(float(c.max()) for c in rgb)
             self.signal = max(self.signal, top)
         return self.signal
