@@ -135,6 +135,13 @@ class TableCache:
             self._items.move_to_end(key)
             return table
 
+    def discard(self, key: tuple) -> None:
+        """Forget the tables of a processor no longer wanted (an HDR view given up for a larger
+        one), rather than keep 100 MB of them until they are the least recently used."""
+        with self._lock:
+            for item in [k for k in self._items if k[1] == key]:
+                del self._items[item]
+
     def clear(self) -> None:
         with self._lock:
             self._items.clear()

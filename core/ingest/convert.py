@@ -211,6 +211,8 @@ def _ingest_video(chosen: tuple[SourceFile, V.VideoProbe], *, info, working, chr
             count, outputs, processing = _convert_video(probe, transform, peak, guard, **common)
             break
         except ViewTooSmall as exc:  # a frame brighter than the view: again, through a larger one
+            omemo.TABLES.discard(oproc.video_key(info, transform, probe.coding,
+                                                 out_depth=_out_depth(options)))
             peak.grow(exc)
             progress(0, probe.frames or 0, f"HDR peak {exc.nits:.0f} nits: converting again "
                                            f"through the {exc.view}-nit view")
