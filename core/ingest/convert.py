@@ -6,8 +6,10 @@ say about themselves (stream colour tags, EXR chromaticities; never file names),
 OCIO processor for the clip (color.md §5) and streams frames through it on ``pipeline``'s
 decode thread and workers; frames extracted from a zip are deleted by the workers as they go.
 Video goes through the exact processor memoised per Y'CbCr triple (genplate.ocio.memo: same
-results, a fraction of the ACES 2.0 inverse's cost). The caller (core/jobs/runner.py,
-core/cli/colour.py) publishes the staging folder afterwards.
+results, a fraction of the ACES 2.0 inverse's cost). EXR frames are read at their own
+precision; every frame is checked before it is written (``clamp``), and an HDR clip brighter
+than its view is converted again through a larger one (``hdr``). The caller
+(core/jobs/runner.py, core/cli/colour.py) publishes the staging folder afterwards.
 """
 from __future__ import annotations
 
