@@ -13,6 +13,7 @@ than its view is converted again through a larger one (``hdr``). The caller
 """
 from __future__ import annotations
 
+import gc
 import os
 import shutil
 import tempfile
@@ -218,6 +219,9 @@ def _ingest_video(chosen: tuple[SourceFile, V.VideoProbe], *, info, working, chr
             peak.grow(exc)
             progress(0, probe.frames or 0, f"HDR peak {exc.nits:.0f} nits: converting again "
                                            f"through the {exc.view}-nit view")
+        # the attempt's frames, its ~100 MB cache among them, were held in a reference cycle
+        # through the exception's traceback: free them before the next attempt allocates
+        gc.collect()
     assumed, warnings = list(probe.assumed), list(probe.warnings)
     if peak is not None:
         more_assumed, more_warnings = peak.notes()
@@ -396,23 +400,31 @@ def _ingest_exr(chosen: list[SourceFile], *, info, working, chroma, interop, att
             put((index, path))
         return len(frames)
 
-    def transform_frame(pixels: np.ndarray, out: np.ndarray) -> None:
-        cpu.apply(ocio.PackedImageDesc(pixels, w, h, 3, in_depth, in_size, 3 * in_size,
-                                       3 * in_size * w),
-                  ocio.PackedImageDesc(out, w, h, 3, depth, size, 3 * size, 3 * size * w))
+    def transform_frame(pixels: np.ndarray) -> np.ndarray:
+        """The frame in the written type: in place when the types match (as fast as it gets),
+        else into this worker's buffer."""
+        if cpu is None:
+            return pixels
+        src = ocio.PackedImageDesc(pixels, w, h, 3, in_depth, in_size, 3 * in_size,
+                                   3 * in_size * w)
+        if in_size == size:
+            cpu.apply(src)
+            return pixels
+        out = getattr(local, "out", None)
+        if out is None:
+            out = local.out = np.empty((h, w, 3), out_dtype)
+        cpu.apply(src, ocio.PackedImageDesc(out, w, h, 3, depth, size, 3 * size, 3 * size * w))
+        return out
 
     def convert(item) -> None:
         index, path = item
         _, pixels = X.read_frame(path, read_type, belongs)
-        out = pixels
-        if cpu is not None:
-            out = getattr(local, "out", None)
-            if out is None:
-                out = local.out = np.empty((h, w, 3), out_dtype)
-            transform_frame(pixels, out)
+        out = transform_frame(pixels)
         if not finite(out):  # rare: the slow path may take its time
-            if guard.sanitize(pixels, first + index) and cpu is not None:
-                transform_frame(pixels, out)  # the delivery's inf/NaN replaced: again
+            if out is pixels and cpu is not None:  # transformed in place: the delivery again
+                _, pixels = X.read_frame(path, read_type, belongs)
+            if guard.sanitize(pixels, first + index):  # its own inf/NaN replaced: again
+                out = transform_frame(pixels)
             guard.check(out, first + index)
         publish_frame(staging, fspec, extras, thumb, first, index, out)
         if path in scratch_frames:
