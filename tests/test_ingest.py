@@ -180,20 +180,47 @@ def test_hlg_decodes_within_one_10bit_code_of_bt2100(tmp_path, media):
     assert result.source_kind == "hdr-hlg"
 
 
-def test_pq_display_match_cached_is_exact_and_exceeds_one(tmp_path, media):
+def test_pq_display_match_exact_is_the_processor_and_the_default_is_within_a_code(tmp_path, media):
     clip = media["pq"]
-    cached, result = _ingest(tmp_path, [clip.path], "cached")
+    baked, result = _ingest(tmp_path, [clip.path], "baked")
+    cached, cached_result = _ingest(tmp_path, [clip.path], "cached", exact=True)
     exact, plain = _ingest(tmp_path, [clip.path], "exact", exact_table=False)
     # the patches reach 10 000 nits: the largest view, and a warning that it clips above 4000
     assert result.transform.view == "ACES 2.0 - HDR 4000 nits (Rec.2020)"
     assert any("above the 4000-nit view" in w for w in result.warnings)
-    assert result.colour_record()["source"]["processing"].endswith("cache of recent triples")
+    assert result.colour_record()["source"]["processing"].startswith("3D LUT baked")
+    assert cached_result.colour_record()["source"]["processing"].endswith("cache of recent triples")
+    view = forward_view(result.transform)
     for frame in (1001, 1003):
         a, _ = read_exr(cached.frame_path(frame))
         b, _ = read_exr(exact.frame_path(frame))
-        assert np.array_equal(a, b)
-    means, _ = _first_patches(cached, result)
+        assert np.array_equal(a, b)  # --exact: the processor itself, bit for bit
+        c, _ = read_exr(baked.frame_path(frame))
+        # the default, seen through the view it inverts: within a 10-bit code of the processor
+        # (half frames: half's own rounding of the exact answer counts in the same code)
+        assert _codes_apart(view, b, c).max() <= 1.0
+    means, _ = _first_patches(baked, result)
     assert means.max() > 100.0
+
+
+def forward_view(transform):
+    import PyOpenColorIO as ocio
+
+    from genplate.ocio.builtin import BUILTIN_CONFIG
+    from genplate.ocio.config import load_config
+
+    config = load_config(BUILTIN_CONFIG).config
+    return config.getProcessor(transform.transform(), ocio.TRANSFORM_DIR_INVERSE) \
+        .getDefaultCPUProcessor()
+
+
+def _codes_apart(view, a, b) -> np.ndarray:
+    seen = []
+    for pixels in (a, b):
+        rgb = np.ascontiguousarray(pixels[..., :3], np.float32).reshape(-1, 3).copy()
+        view.applyRGB(rgb)
+        seen.append(rgb)
+    return np.abs(seen[0] - seen[1]).max(axis=1) * 1023
 
 
 # -- EXR deliveries ---------------------------------------------------------------------------------

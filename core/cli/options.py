@@ -98,6 +98,9 @@ def add_publish_options(p: argparse.ArgumentParser, *, parent: str = "") -> None
     g.add_argument("--peak-nits", type=int, choices=(1000, 2000, 4000), default=None,
                    help="the HDR view inverted for PQ/HLG (default: from the stream's metadata, "
                         "else 1000, raised when the content is brighter)")
+    g.add_argument("--exact", action="store_true",
+                   help="PQ/HLG display-match through the exact OCIO processor for every pixel "
+                        "(default: a LUT baked from it, within a 10-bit code; ~10x faster)")
     # Checked with the other publish options before anything is sent (publish_from), not by
     # argparse: naming the choices here would load the whole colour stack for every command.
     g.add_argument("--output", action="append", default=[], metavar="OUTPUT",
@@ -191,6 +194,7 @@ def publish_from(args: argparse.Namespace, request: ShotRequest | None, *,
         parent=parent, strokes=_strokes(getattr(args, "strokes", None)),
         pixel_type=args.pixel_type, hdr_mode=args.hdr_mode, assume=args.assume,
         source_tags=args.source_tags, peak_nits=args.peak_nits, outputs=tuple(args.output),
-        allow_gaps=getattr(args, "allow_gaps", False), sdr_range=args.sdr_range)
+        allow_gaps=getattr(args, "allow_gaps", False), sdr_range=args.sdr_range,
+        exact=getattr(args, "exact", False))
     spec.ingest_options().check()  # a bad publish option is refused before anything is paid
     return spec

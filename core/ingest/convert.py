@@ -31,6 +31,7 @@ import numpy as np
 import OpenImageIO as oiio
 import PyOpenColorIO as ocio
 
+from genplate.ocio import baked as obaked
 from genplate.ocio import config as ocfg
 from genplate.ocio import extend as oext
 from genplate.ocio import memo as omemo
@@ -272,6 +273,13 @@ def _convert_video(probe: V.VideoProbe, transform: S.InputTransform, peak: Optio
         dtype = np.float16 if options.pixel_type == "half" else np.float32
         if probe.coding.plane_bits == 8:
             table = omemo.exact_table(key, cpu, dtype=dtype, threads=workers, post=post)
+        elif transform.mode == S.DISPLAY_MATCH and probe.hdr and post is None \
+                and not options.exact:
+            # grain and noise make most of a natural HDR frame's triples new, where no memo
+            # pays: a LUT baked from the processor, which keeps the colours it cannot match
+            # within a code for itself (genplate.ocio.baked)
+            table = obaked.baked_inverse(key, info.config, transform.transform(), probe.coding,
+                                         cpu, dtype=dtype)
         elif transform.mode == S.DISPLAY_MATCH:
             table = omemo.exact_cache(key, cpu, dtype=dtype, post=post)
     fspec = _frame_spec(width=probe.width, height=probe.height, fps=probe.fps, chroma=chroma,
@@ -337,9 +345,16 @@ def _convert_video(probe: V.VideoProbe, transform: S.InputTransform, peak: Optio
         raise IngestError(str(exc)) from None
     finally:
         extras.abort()
-    processing = ("exact processor" if table is None else
-                  "exact memo table of 8-bit triples" if plane_bits == 8 else
-                  "exact processor with a cache of recent triples")
+    if isinstance(table, obaked.BakedInverse):
+        baked = table.record()
+        processing = (f"3D LUT baked from the exact processor ({baked['grid']}^3, within "
+                      f"{obaked.CELL_TOLERANCE:g} 10-bit code of it through the view at every "
+                      f"cell's probes), the exact processor for "
+                      f"{100 * baked['pixels_exact']:.1f}% of the pixels")
+    else:
+        processing = ("exact processor" if table is None else
+                      "exact memo table of 8-bit triples" if plane_bits == 8 else
+                      "exact processor with a cache of recent triples")
     return count, outputs, processing
 
 

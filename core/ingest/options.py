@@ -41,6 +41,9 @@ class IngestOptions:
     peak_nits: Optional[int] = None  # HDR view to invert (1000/2000/4000); None: from the
     # stream's MaxCLL / mastering metadata, raised when the content is brighter (ingest/hdr.py)
     exact_table: bool = True  # display-match memoised per Y'CbCr triple (bit-identical result)
+    # HDR display-match through the exact processor for every pixel, not the baked LUT that
+    # matches it within a 10-bit code (genplate.ocio.baked): ~10x the CPU on natural footage
+    exact: bool = False
     host_config: Optional[str] = None  # the config of the host that asked (Nuke, Resolve)
     workers: Optional[int] = None  # default: one per core
     thumbnail_width: int = 480

@@ -35,6 +35,7 @@ class PublishSpec:
     outputs: tuple = ()  # extra outputs beside the EXR frames (archive, dpx, review movies)
     allow_gaps: bool = False  # publish a missing/unreadable EXR frame as a recorded gap
     sdr_range: str = "extend"  # display-match SDR beyond 16-235: extend | clip
+    exact: bool = False  # HDR display-match through the exact processor, not the baked LUT
 
     def to_json(self) -> dict:
         return asdict(self)
@@ -57,7 +58,7 @@ class PublishSpec:
             pixel_type=self.pixel_type, hdr_mode=self.hdr_mode,
             assume=self.assume or DEFAULT_ASSUME, source_tags=self.source_tags,
             peak_nits=self.peak_nits, outputs=tuple(self.outputs), allow_gaps=self.allow_gaps,
-            sdr_range=self.sdr_range)
+            sdr_range=self.sdr_range, exact=self.exact)
 
 
 def publish_record(spec: PublishSpec, staging, result, *, job_id: str, backend: str,
