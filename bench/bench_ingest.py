@@ -6,6 +6,7 @@ Deliveries (synthesised here, photo-like: 1/f noise octaves, a soft sun far abov
 a slow pan; encoded as a service would):
   sdr.mp4   H.264 8-bit 4:2:0 BT.709 limited, tagged, crf 18
   pq.mp4    HEVC Main10 4:2:0 BT.2020 PQ limited, tagged, qp 14
+  hlg.mp4   HEVC Main10 4:2:0 BT.2020 HLG limited, tagged, qp 14
   exr.zip   ACES2065-1 half DWAB:45 frames in a ZIP (Luma's EXR export)
 
 Cases (each ingest runs in its own fresh process, the way a job worker does; the clock covers
@@ -13,9 +14,12 @@ Cases (each ingest runs in its own fresh process, the way a job worker does; the
   sdr display-match   exact, through the 8-bit memo table (color.md §1.8)
   sdr texture         Gamma 2.4 Encoded Rec.709 -> ACEScg
   sdr display-match exact processor, no table   (--exact: ~1.5 fps, minutes)
-  pq display-match    inverse ACES 2.0 HDR 4000 nits (Rec.2020), exact: the clip's sun peaks
+  pq display-match    inverse ACES 2.0 HDR 4000 nits (Rec.2020) through the baked LUT
+                      (genplate.ocio.baked; --exact: the exact processor, the baseline in
+                      the same run): the clip's sun peaks
                       at ~4350 nits and carries no metadata, so ingest measures it and takes
                       the 4000-nit view (core/ingest/hdr.py); oiiotool inverts the same view
+  hlg display-match   as PQ, through the 1000-nit PQ view (the route ingest takes for HLG)
   exr -> ACEScg       AP0 -> AP1, re-encoded zip:1
 
 Baselines, in the same run, to the same output (half, zip:1, ACEScg, 1080p):
@@ -60,6 +64,7 @@ W, H = 1920, 1080
 CONFIG_OIIO = "ocio://studio-config-v4.0.0_aces-v2.0_ocio-v2.5"  # what OIIO's OCIO 2.5.1 knows
 SDR_DISPLAY, SDR_VIEW = "Rec.1886 Rec.709 - Display", "ACES 2.0 - SDR 100 nits (Rec.709)"
 PQ_DISPLAY, PQ_VIEW = "Rec.2100-PQ - Display", "ACES 2.0 - HDR 4000 nits (Rec.2020)"
+HLG_DISPLAY, HLG_VIEW = "Rec.2100-HLG - Display", "ACES 2.0 - HDR 1000 nits (Rec.2020)"
 
 
 # -- synthesising the deliveries ------------------------------------------------------------------
@@ -87,7 +92,11 @@ def scene(width: int, height: int, seed: int = 11) -> np.ndarray:
     return plate.astype(np.float32)
 
 
-GRAIN = 0.04  # fresh luminance grain each frame: ~13 Mbit/s at crf 18, like a real delivery
+# Fresh grain each frame, as hard as a camera original (issue #18 measured ~14 codes of luma
+# grain and noisy chroma in a 10-bit PQ delivery): 12% on luminance, 4% on each channel.
+# Nearly every Y'CbCr triple of a frame is new, so no memo of triples can flatter a path.
+GRAIN = 0.12
+CHROMA_NOISE = 0.04
 
 
 def frames(count: int, seed: int = 11):
@@ -97,7 +106,8 @@ def frames(count: int, seed: int = 11):
     for i in range(count):
         f = plate[:, 2 * i:2 * i + W]
         grain = rng.normal(1.0, GRAIN, (H, W, 1)).astype(np.float32)
-        yield f * grain
+        grain = grain * rng.normal(1.0, CHROMA_NOISE, (H, W, 3)).astype(np.float32)
+        yield np.clip(f * grain, 0, None)
 
 
 def _ycbcr(rgb: np.ndarray, kr: float, kb: float, bits: int) -> tuple:
@@ -124,6 +134,15 @@ def pq_planes(linear: np.ndarray) -> tuple:
     m1, m2, c1, c2, c3 = 0.1593017578125, 78.84375, 0.8359375, 18.8515625, 18.6875
     p = nits ** m1
     code = ((c1 + c2 * p) / (1 + c3 * p)) ** m2
+    return _ycbcr(code, 0.2627, 0.0593, 10)
+
+
+def hlg_planes(linear: np.ndarray) -> tuple:
+    """BT.2100 HLG, scene light 1.0 = 10x the plate's grey card (the sun clips at the top)."""
+    e = np.clip(linear / 10.0, 0, 1)
+    a, b, c = 0.17883277, 0.28466892, 0.55991073
+    with np.errstate(invalid="ignore", divide="ignore"):
+        code = np.where(e <= 1 / 12, np.sqrt(3 * e), a * np.log(np.maximum(12 * e - b, 1e-9)) + c)
     return _ycbcr(code, 0.2627, 0.0593, 10)
 
 
@@ -188,12 +207,13 @@ def png_sequence(video: Path, folder: Path, sixteen: bool) -> str:
     return str(folder / "f.#.png")
 
 
-def make_media(work: Path, seconds: int, kinds=("sdr", "pq", "exr")) -> dict:
+def make_media(work: Path, seconds: int, kinds=("sdr", "pq", "hlg", "exr")) -> dict:
     count = 24 * seconds + 1
     sub = work / f"media{seconds}s"
     sub.mkdir(parents=True, exist_ok=True)
     media = {
-        "sdr": sub / "sdr.mp4", "pq": sub / "pq.mp4", "exr": sub / "exr.zip",
+        "sdr": sub / "sdr.mp4", "pq": sub / "pq.mp4", "hlg": sub / "hlg.mp4",
+        "exr": sub / "exr.zip",
     }
     if "sdr" in kinds and not media["sdr"].exists():
         encode(media["sdr"], count, sdr_planes, codec="libx264", pix_fmt="yuv420p",
@@ -205,6 +225,10 @@ def make_media(work: Path, seconds: int, kinds=("sdr", "pq", "exr")) -> dict:
         encode(media["pq"], count, pq_planes, codec="libx265", pix_fmt="yuv420p10le",
                options={"preset": "veryfast", "x265-params": "log-level=none:qp=14"},
                tags=dict(colorspace=9, color_primaries=9, color_trc=16, color_range=1))
+    if "hlg" in kinds and not media["hlg"].exists():
+        encode(media["hlg"], count, hlg_planes, codec="libx265", pix_fmt="yuv420p10le",
+               options={"preset": "veryfast", "x265-params": "log-level=none:qp=14"},
+               tags=dict(colorspace=9, color_primaries=9, color_trc=18, color_range=1))
     if "exr" in kinds and not media["exr"].exists():
         exr_zip(media["exr"], count)
     return {k: str(v) for k, v in media.items() if k in kinds}
@@ -262,7 +286,8 @@ def child_ingest(args) -> None:
         thumbnail_path = property(lambda self: self.dir / "thumbnail.png")
 
     options = IngestOptions(sdr_mode=args.mode, hdr_mode=args.mode,
-                            exact_table=not args.no_table, compression=args.compression)
+                            exact_table=not args.no_table, compression=args.compression,
+                            exact=args.exact_hdr)
     t0 = time.perf_counter()
     result = ingest([Path(args.child_ingest)], Staging(Path(args.out)), options, header={})
     seconds = time.perf_counter() - t0
@@ -309,10 +334,12 @@ def child_floor(args) -> None:
     print(json.dumps({"seconds": time.perf_counter() - t0, "frames": len(paths)}))
 
 
-def ours(media: str, out: Path, mode: str, *, table: bool = True, compression="zip:1") -> dict:
+def ours(media: str, out: Path, mode: str, *, table: bool = True, exact: bool = False,
+         compression="zip:1") -> dict:
     shutil.rmtree(out, ignore_errors=True)
     cmd = [sys.executable, str(HERE), "--child-ingest", media, "--out", str(out), "--mode", mode,
-           "--compression", compression] + ([] if table else ["--no-table"])
+           "--compression", compression] + ([] if table else ["--no-table"]) \
+        + (["--exact-hdr"] if exact else [])
     return run_child(cmd)
 
 
@@ -344,7 +371,7 @@ def main() -> int:
     p.add_argument("--exact", action="store_true", help="also display-match without the table")
     p.add_argument("--no-oiiotool", action="store_true")
     p.add_argument("--repeat", type=int, default=2, help="runs per case; the fastest counts")
-    p.add_argument("--only", action="append", default=[], choices=("sdr", "pq", "exr"),
+    p.add_argument("--only", action="append", default=[], choices=("sdr", "pq", "hlg", "exr"),
                    help="only these deliveries (repeatable)")
     p.add_argument("--workdir")
     p.add_argument("--json", help="write the figures here too")
@@ -354,6 +381,7 @@ def main() -> int:
     p.add_argument("--out", help=argparse.SUPPRESS)
     p.add_argument("--mode", default="display-match", help=argparse.SUPPRESS)
     p.add_argument("--no-table", action="store_true", help=argparse.SUPPRESS)
+    p.add_argument("--exact-hdr", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("--compression", default="zip:1", help=argparse.SUPPRESS)
     args = p.parse_args()
     if args.child_ingest:
@@ -375,22 +403,26 @@ def main() -> int:
     print(f"PyOpenColorIO {ocio.__version__}, OpenImageIO {oiio.__version__}, av {av.__version__}")
     print(f"work dir: {work}")
     t0 = time.perf_counter()
-    media = make_media(work, args.seconds, tuple(args.only) or ("sdr", "pq", "exr"))
+    media = make_media(work, args.seconds, tuple(args.only) or ("sdr", "pq", "hlg", "exr"))
     print(f"deliveries made in {time.perf_counter() - t0:.0f} s "
           f"({', '.join(f'{k} {Path(v).stat().st_size / 1e6:.1f} MB' for k, v in media.items())})")
     count = 24 * args.seconds + 1
     results: dict = {"machine": cpu_model(), "cores": os.cpu_count(), "frames": count, "cases": {}}
 
-    cases = [("sdr display-match", "sdr", "display-match", True),
-             ("sdr texture", "sdr", "texture", True)]
+    # (label, delivery, mode, memo table, --exact): the PQ clip also through the exact
+    # processor, the baseline the baked LUT is measured against in the same run
+    cases = [("sdr display-match", "sdr", "display-match", True, False),
+             ("sdr texture", "sdr", "texture", True, False)]
     if args.exact:
-        cases.append(("sdr display-match, no table", "sdr", "display-match", False))
-    cases += [("pq display-match", "pq", "display-match", True),
-              ("exr -> ACEScg", "exr", "display-match", True)]
+        cases.append(("sdr display-match, no table", "sdr", "display-match", False, False))
+    cases += [("pq display-match", "pq", "display-match", True, False),
+              ("pq display-match --exact", "pq", "display-match", True, True),
+              ("hlg display-match", "hlg", "display-match", True, False),
+              ("exr -> ACEScg", "exr", "display-match", True, False)]
     if args.only:
         cases = [c for c in cases if c[1] in args.only]
     pngs = {}
-    for label, kind, mode, table in cases:
+    for label, kind, mode, table, exact in cases:
         out = work / "out" / label.replace(" ", "_").replace(">", "")
         if not args.no_oiiotool:
             if kind == "exr":
@@ -399,16 +431,20 @@ def main() -> int:
                 convert = ["--colorconvert", "ACES2065-1", "ACEScg"]
             else:
                 if kind not in pngs:
-                    pngs[kind] = png_sequence(Path(media[kind]), work / f"png_{kind}", kind == "pq")
+                    pngs[kind] = png_sequence(Path(media[kind]), work / f"png_{kind}",
+                                              kind != "sdr")
                 inputs, first = pngs[kind], 1
                 if mode == "texture":
                     convert = ["--colorconvert", "Gamma 2.4 Encoded Rec.709", "ACEScg"]
+                elif kind == "hlg":  # the route ingest takes: as PQ, through the PQ view
+                    convert = ["--colorconvert", HLG_DISPLAY, PQ_DISPLAY,
+                               "--ociodisplay:from=ACEScg:inverse=1", PQ_DISPLAY, HLG_VIEW]
                 else:
                     display, view = (PQ_DISPLAY, PQ_VIEW) if kind == "pq" else (SDR_DISPLAY, SDR_VIEW)
                     convert = ["--ociodisplay:from=ACEScg:inverse=1", display, view]
         runs: dict[str, list] = {"ours": [], "floor": [], "oiiotool": []}
         for _ in range(args.repeat):  # interleaved, so a burst of load hits all three alike
-            runs["ours"].append(ours(media[kind], out, mode, table=table))
+            runs["ours"].append(ours(media[kind], out, mode, table=table, exact=exact))
             runs["floor"].append(floor(out, work / "floor"))
             if not args.no_oiiotool:
                 runs["oiiotool"].append(oiiotool(inputs, work / "oiiotool", convert, count, first))
@@ -441,6 +477,7 @@ def main() -> int:
         results["memory"] = {}
         for label, kind, mode in (("sdr display-match", "sdr", "display-match"),
                                   ("pq display-match", "pq", "display-match"),
+                                  ("hlg display-match", "hlg", "display-match"),
                                   ("exr -> ACEScg", "exr", "display-match")):
             if kind not in media:
                 continue
