@@ -536,3 +536,23 @@ def test_sdr_range_and_clamps_reach_take_json_through_the_command(tmp_path, caps
     # a refused choice is one line naming the valid ones (the command's usage contract)
     assert main(["ingest", str(tmp_path / "ladder.mp4"), "--sdr-range", "squeeze"]) == 2
     assert "extend" in capsys.readouterr().err
+
+
+def test_exact_reaches_ingest_through_the_command_and_take_json_says_how_hdr_was_converted(
+        tmp_path, capsys):
+    import json
+
+    from genplate.core.cli.main import main
+    from genplate.core.takes import take as takes
+
+    _pq_clip(tmp_path / "pq.mp4", 0.7)
+    processing = {}
+    for flags in ([], ["--exact"]):
+        code = main(["ingest", str(tmp_path / "pq.mp4"), "--root", str(tmp_path / "takes"),
+                     "--json", *flags])
+        out = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+        assert code == 0, out
+        processing[bool(flags)] = takes.load_take(out["dir"]).record["colour"]["source"][
+            "processing"]
+    assert processing[False].startswith("3D LUT baked from the exact processor")
+    assert processing[True] == "exact processor with a cache of recent triples"
