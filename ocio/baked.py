@@ -27,10 +27,15 @@ be coarse at the dark end, and a generic log curve leaves the tone scale's bend 
 """
 from __future__ import annotations
 
+import hashlib
 import math
 import os
+import tempfile
 import threading
+import zipfile
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Optional
 
 import numpy as np
 import PyOpenColorIO as ocio
@@ -58,12 +63,17 @@ class GreyShaper:
 
     SAMPLES = 1 << 16
 
-    def __init__(self, exact_rgb, top: float) -> None:
+    def __init__(self, top: float, curve: np.ndarray) -> None:
+        self.lo, self.hi = -top, 1.5 * top
+        self.codes = np.linspace(self.lo, self.hi, self.SAMPLES)
+        self.curve = curve
+
+    @classmethod
+    def of(cls, exact_rgb, top: float) -> "GreyShaper":
         ramp = np.linspace(0.0, top, 4097)
         grey = _rows(exact_rgb, np.repeat(ramp[:, None], 3, axis=1)).astype(np.float64)
-        self.lo, self.hi = -top, 1.5 * top
-        codes = np.linspace(self.lo, self.hi, self.SAMPLES)
-        curve = np.empty((self.SAMPLES, 3))
+        codes = np.linspace(-top, 1.5 * top, cls.SAMPLES)
+        curve = np.empty((cls.SAMPLES, 3))
         inside, below, above = (codes >= 0) & (codes <= top), codes < 0, codes > top
         for ch in range(3):
             g = grey[:, ch]
@@ -71,8 +81,7 @@ class GreyShaper:
             curve[below, ch] = 2 * g[0] - np.interp(-codes[below], ramp, g)
             rate = (g[-1] - g[-65]) / (ramp[-1] - ramp[-65]) / max(g[-1], 1e-6)
             curve[above, ch] = g[-1] * np.exp(np.minimum(rate * (codes[above] - top), 60.0))
-        self.codes = codes
-        self.curve = np.maximum.accumulate(np.minimum(curve, 1e30), axis=0)
+        return cls(top, np.maximum.accumulate(np.minimum(curve, 1e30), axis=0))
 
     def encode(self, values: np.ndarray) -> np.ndarray:
         return np.stack([np.interp(values[:, ch], self.curve[:, ch], self.codes)
@@ -134,7 +143,8 @@ class BakedInverse:
     """``apply(y, cb, cr, out)`` like the memo caches: planes (h, w) uint16 -> ``out``."""
 
     def __init__(self, config: ocio.Config, transform: ocio.Transform, coding: YCbCrCoding,
-                 exact_planar, *, dtype=np.float16, grid: int = GRID) -> None:
+                 exact_planar, *, dtype=np.float16, grid: int = GRID,
+                 ident: Optional[str] = None) -> None:
         if coding.plane_bits != 16:
             raise ValueError("the baked inverse is for 16-bit planes (10- and 12-bit video)")
         self.dtype = np.dtype(dtype)
@@ -145,6 +155,9 @@ class BakedInverse:
         self._building = threading.Lock()
         self._recipe = (config, transform, coding, exact_planar, grid)
         self._built = False
+        # names everything the bake depends on, for the bakes kept on disk (None: not kept)
+        self.ident = None if ident is None else f"{FORMAT}|{ocio.__version__}|{grid}|{ident}"
+        self.loaded = False
 
     def build(self) -> "BakedInverse":
         """Bake (once; a few seconds of CPU). Deferred to the first frame, so a clip that a
@@ -161,23 +174,39 @@ class BakedInverse:
         # marked ones cluster (highlights, saturated colours) and repeat from frame to frame
         self.exact = ExactCache(exact_planar, dtype=self.dtype, slots_log2=20)
         self._depth = ocio.BIT_DEPTH_F16 if self.dtype == np.float16 else F32
+        saved = _load(self.ident)
+        if saved is not None:
+            self._adopt(config, coding, saved)
+            self.loaded = True
+            return
         exact_rgb = _cpu(config, [transform], F32, F32)
         back = _cpu(config, [transform], F32, F32, ocio.TRANSFORM_DIR_INVERSE)
-        self.top, self.clamps = clamp_top(exact_rgb)
-        step = self.top / (grid - 1)
-        extra = 0 if self.clamps else math.ceil(MARGIN / step)
-        self.size = min(grid + 2 * extra, MAX_GRID)
-        extra = (self.size - grid) // 2
-        self.lo = -extra * step
-        self.hi = self.lo + (self.size - 1) * step
-        nodes = (self.lo + step * np.arange(self.size)).astype(np.float32)
-
+        top, clamps = clamp_top(exact_rgb)
+        step = top / (grid - 1)
+        extra = 0 if clamps else math.ceil(MARGIN / step)
+        size = min(grid + 2 * extra, MAX_GRID)
+        extra = (size - grid) // 2
+        lo = -extra * step
+        nodes = (lo + step * np.arange(size)).astype(np.float32)
         axes = np.meshgrid(nodes, nodes, nodes, indexing="ij")  # red slowest, as Lut3D wants
         values = _rows(exact_rgb, np.stack(axes, -1).reshape(-1, 3))
+        shaper = GreyShaper.of(exact_rgb, top)
+        bake = {"top": top, "clamps": clamps, "size": size, "lo": lo,
+                "hi": lo + (size - 1) * step, "lut": shaper.encode(values),
+                "curve": shaper.curve}
+        self._adopt(config, coding, bake)
+        self.marked = bake["marked"] = self._mark(exact_rgb, back)
+        _save(self.ident, bake)
+
+    def _adopt(self, config, coding, bake: dict) -> None:
+        """The processors of a bake, made now or read back from disk."""
+        F32 = ocio.BIT_DEPTH_F32
+        self.top, self.clamps = float(bake["top"]), bool(bake["clamps"])
+        self.size, self.lo, self.hi = int(bake["size"]), float(bake["lo"]), float(bake["hi"])
         lut = ocio.Lut3DTransform(gridSize=self.size)
         lut.setInterpolation(ocio.INTERP_TETRAHEDRAL)
-        shaper = GreyShaper(exact_rgb, self.top)
-        lut.setData(shaper.encode(values).reshape(-1))
+        lut.setData(np.ascontiguousarray(bake["lut"], np.float32).reshape(-1))
+        shaper = GreyShaper(self.top, np.asarray(bake["curve"]))
         baked = [_scale(self.lo, self.hi), lut, *shaper.decode()]
         self.fast_rgb = _cpu(config, baked, F32, F32)
         depth = bit_depth(coding.plane_bits)
@@ -185,7 +214,8 @@ class BakedInverse:
         # grid units shifted by one: cell 0 is below the grid, cell size is above it
         self.coords = _cpu(config, [matrix_transform(coding),
                                     _scale(self.lo, self.hi, self.size - 1, 1.0)], depth, F32)
-        self.marked = self._mark(exact_rgb, back)
+        if "marked" in bake:
+            self.marked = np.asarray(bake["marked"], np.bool_).reshape(-1)
 
     def _mark(self, exact_rgb, back) -> np.ndarray:
         """Cells (size + 1)^3 whose pixels go to the exact processor."""
@@ -268,11 +298,72 @@ class BakedInverse:
 def baked_inverse(key: tuple, config: ocio.Config, transform: ocio.Transform,
                   coding: YCbCrCoding, exact_planar, *, dtype=np.float16,
                   grid: int = GRID, cache=None) -> BakedInverse:
-    """The baked inverse for ``key`` (which names everything it depends on), built once."""
+    """The baked inverse for ``key`` (which names everything it depends on), built once per
+    process and kept on disk for the next one."""
     cache = TABLES if cache is None else cache
     return cache.get(("baked", key, np.dtype(dtype).str, grid),
                      lambda: BakedInverse(config, transform, coding, exact_planar, dtype=dtype,
-                                          grid=grid))
+                                          grid=grid, ident=repr(key)))
 
 
-__all__ = ["BakedInverse", "baked_inverse", "clamp_top", "GRID", "CELL_TOLERANCE"]
+# -- bakes kept on disk -----------------------------------------------------------------------
+# Every ingest runs in a process of its own (a job's worker, a farm task), so a bake kept only
+# in memory would be paid again by every clip. The file is named by a hash of everything the
+# bake depends on (this format, OCIO's version, the config's cache id, the transform, the
+# coding, the grid, the tolerance); a file that cannot be read is baked again and replaced.
+
+FORMAT = f"genplate.baked/1|{CELL_TOLERANCE}|{PROBES}|{MARGIN}"
+CACHE_DIR_ENV = "GENPLATE_CACHE_DIR"
+_ARRAYS = ("lut", "curve", "marked")
+_SCALARS = ("top", "clamps", "size", "lo", "hi")
+
+
+def cache_dir() -> Path:
+    override = os.environ.get(CACHE_DIR_ENV)
+    if override:
+        return Path(override).expanduser() / "baked"
+    import platformdirs
+
+    return Path(platformdirs.user_cache_dir("genplate", appauthor=False)) / "baked"
+
+
+def _path(ident: str) -> Path:
+    return cache_dir() / (hashlib.sha256(ident.encode()).hexdigest()[:32] + ".npz")
+
+
+def _load(ident: Optional[str]) -> Optional[dict]:
+    if ident is None:
+        return None
+    path = _path(ident)
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            if str(data["ident"]) != ident:  # a hash collision, however unlikely
+                return None
+            return {k: data[k] for k in _ARRAYS + _SCALARS}
+    except (OSError, KeyError, ValueError, EOFError, zipfile.BadZipFile):
+        return None  # absent, unreadable or from an older layout: bake again
+
+
+def _save(ident: Optional[str], bake: dict) -> None:
+    """Written whole under a temporary name, then renamed; a cache that cannot be written
+    (read-only home, full disk) costs the next clip a bake, nothing else."""
+    if ident is None:
+        return
+    path = _path(ident)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=".baked-", suffix=".npz", dir=path.parent)
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                np.savez(handle, ident=np.array(ident), **{k: bake[k] for k in _ARRAYS},
+                         **{k: np.array(bake[k]) for k in _SCALARS})
+            os.replace(tmp, path)
+        finally:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+    except OSError:
+        pass
+
+
+__all__ = ["BakedInverse", "baked_inverse", "clamp_top", "cache_dir", "GRID", "CELL_TOLERANCE",
+           "CACHE_DIR_ENV"]

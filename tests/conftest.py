@@ -2,10 +2,14 @@
 from __future__ import annotations
 
 import os
+import tempfile
 
 import pytest
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+# Bakes of the HDR inverse (genplate.ocio.baked) are kept for the session, never in the user's
+# own cache; subprocesses the tests start inherit it.
+os.environ["GENPLATE_CACHE_DIR"] = tempfile.mkdtemp(prefix="genplate-test-cache-")
 
 
 @pytest.fixture(autouse=True)

@@ -150,3 +150,35 @@ def test_the_baked_inverse_is_built_once_per_clip_key_and_forgotten_with_it():
     cache.discard(key)  # what ingest does when a brighter frame moves it to a larger view
     assert K.baked_inverse(key, info.config, transform.transform(), CODING, exact,
                            cache=cache) is not first
+
+
+def test_a_bake_is_kept_on_disk_read_back_by_the_next_process_and_rebaked_when_damaged(
+        tmp_path, monkeypatch):
+    monkeypatch.setenv(K.CACHE_DIR_ENV, str(tmp_path / "cache"))
+    info = load_config(BUILTIN_CONFIG)
+    transform = S.input_transform(info.config, S.HDR_PQ, S.DISPLAY_MATCH, "ACEScg",
+                                  peak_nits=1000)
+    exact = P.video_processor(info, transform, CODING, out_depth=ocio.BIT_DEPTH_F32,
+                              cache=P.ProcessorCache())
+
+    def bake():  # a fresh object, as a new process would make
+        return K.BakedInverse(info.config, transform.transform(), CODING, exact,
+                              dtype=np.float32, ident="pq1000-test").build()
+
+    first = bake()
+    assert not first.loaded
+    (saved,) = (tmp_path / "cache" / "baked").glob("*.npz")
+    again = bake()
+    assert again.loaded
+    planes = natural_codes()
+    a, b = (np.empty((H, W, 3), np.float32) for _ in range(2))
+    first.apply(*planes, a)
+    again.apply(*planes, b)
+    assert np.array_equal(a, b) and np.array_equal(first.marked, again.marked)
+    saved.write_bytes(b"not a bake")  # a torn or foreign file: baked again, and replaced
+    third = bake()
+    assert not third.loaded and bake().loaded
+    # a bake named otherwise (another OCIO, config, view or tolerance) is not read
+    other = K.BakedInverse(info.config, transform.transform(), CODING, exact,
+                           dtype=np.float32, ident="pq1000-other").build()
+    assert not other.loaded
