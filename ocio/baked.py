@@ -5,17 +5,18 @@ The inverse ACES 2.0 HDR output transform runs at ~1.6 MP/s a core: a 1080p PQ f
 1.2 s of CPU. Natural footage defeats a memo of its Y'CbCr triples (grain makes most of a
 frame's ~2 M triples new), so the exact path is ~9x the write floor on it. Here the same
 processor is sampled once per clip on a grid over the R'G'B' signal and applied as OCIO's own
-tetrahedral Lut3D (~25 ms a 1080p frame), with two guards that keep it honest:
+tetrahedral Lut3D (~50 ms of CPU a 1080p frame), with two guards that keep it honest:
 
 - The domain. PQ views clamp each channel at the view's peak code (and at 0) before anything
   else, so a grid over [0, peak code] with the LUT's own clamp is the processor everywhere; this
   is checked at bake time on random signals well outside that range. A transform that does not
   clamp that way (HLG through the PQ view, some views' gamut limits) gets a grid that reaches
   beyond [0, top] by ``MARGIN`` and every pixel outside the grid goes through the exact processor.
-- The cells. Near the view's gamut boundary the inverse bends too fast for any grid: every grid
-  cell is checked at its centre, through the view back to the signal, and a cell whose error
-  there exceeds ``CELL_TOLERANCE`` 10-bit codes (and the cells around it) is marked. Pixels in a
-  marked cell go through the exact processor, pixel by pixel.
+- The cells. Near the view's gamut boundary and its peak the inverse bends too fast for a grid:
+  every cell is checked at six points (``PROBES``), through the view back to the signal, and a
+  cell whose error at any of them exceeds ``CELL_TOLERANCE`` 10-bit codes is marked, with the
+  cells around it. Pixels in a marked cell go through the exact processor, pixel by pixel
+  (through a memo of their triples, which highlights repeat).
 
 So the error is bounded by the check rather than by hope: measured against the exact processor
 on natural content and on signals spread uniformly over the domain, in tests/test_baked.py.

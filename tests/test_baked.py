@@ -182,3 +182,18 @@ def test_a_bake_is_kept_on_disk_read_back_by_the_next_process_and_rebaked_when_d
     other = K.BakedInverse(info.config, transform.transform(), CODING, exact,
                            dtype=np.float32, ident="pq1000-other").build()
     assert not other.loaded
+
+
+def test_planes_padded_beyond_the_frame_width_give_the_same_pixels(baked):
+    # PyAV hands planes whose rows are padded past the width; ingest passes views of them
+    inverse, _, _ = baked[S.HDR_PQ, 1000]
+    planes = natural_codes()
+    padded = []
+    for plane in planes:
+        wide = np.zeros((H, W + 48), np.uint16)
+        wide[:, :W] = plane
+        padded.append(wide[:, :W])
+    a, b = (np.empty((H, W, 3), np.float32) for _ in range(2))
+    inverse.apply(*planes, a)
+    inverse.apply(*padded, b)
+    assert not padded[0].flags.c_contiguous and np.array_equal(a, b)
