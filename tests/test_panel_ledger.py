@@ -22,6 +22,7 @@ import time
 import pytest
 
 from genplate.core.jobs import ledger as L
+from genplate.core.jobs import store
 from genplate.panel import ledger as R
 
 ENGINE = [sys.executable, "-m", "genplate.core.cli"]
@@ -73,6 +74,8 @@ def ledger() -> L.Ledger:
 def test_the_reader_gives_the_commands_answer_for_the_same_ledger(ledger):
     answer = engine_jobs("--active", "-n", "50")
     assert answer["ledger"] == str(ledger.path.absolute())  # the engine names its file
+    # The schema the engine writes today is one the reader knows (else it never answers).
+    assert store.SCHEMA_VERSION in R.KNOWN_SCHEMAS
     ours = R.active_jobs(answer["ledger"], limit=50)
     assert as_printed(ours) == answer["jobs"]
     assert [j["state"] for j in ours] == ["queued", "running", "queued"]  # newest first
@@ -88,14 +91,24 @@ def test_the_reader_keeps_the_commands_limit_and_order(ledger):
     assert [j["prompt"] for j in answer["jobs"]] == ["take 2", "take 1"]
 
 
-def test_extra_columns_and_tables_of_a_newer_ledger_are_read_past(ledger):
-    """A ledger with runners' leases (#13): more columns, a table of its own, user_version 2."""
+def test_extra_columns_and_tables_are_read_past(ledger):
+    """What a later ledger may add beside what the reader reads: columns, tables."""
     expected = engine_jobs("--active")["jobs"]
     db = sqlite3.connect(ledger.path, isolation_level=None)
-    for column in ("lease_owner TEXT", "lease_heartbeat REAL", "lease_expires REAL"):
+    for column in ("owner TEXT", "heartbeat REAL", "expires_at REAL"):
         db.execute(f"ALTER TABLE jobs ADD COLUMN {column}")
-    db.execute("CREATE TABLE leases (job_id TEXT PRIMARY KEY, owner TEXT, expires_at REAL)")
-    db.execute("PRAGMA user_version = 2")
+    db.execute("CREATE TABLE notes (job_id TEXT PRIMARY KEY, text TEXT)")
+    db.close()
+    assert as_printed(R.active_jobs(str(ledger.path))) == expected
+
+
+@pytest.mark.parametrize("version", [0, 1])
+def test_a_ledger_from_before_the_schema_was_versioned_is_read(ledger, version):
+    """0: every genplate before leases; 1: the same tables with the version recorded."""
+    expected = engine_jobs("--active")["jobs"]
+    db = sqlite3.connect(ledger.path, isolation_level=None)
+    db.execute("DROP TABLE IF EXISTS leases")
+    db.execute(f"PRAGMA user_version = {version}")
     db.close()
     assert as_printed(R.active_jobs(str(ledger.path))) == expected
 
@@ -250,14 +263,14 @@ def test_the_monitor_polls_without_a_process_once_the_engine_named_the_ledger(
         assert _polls(processes) == 1  # the final record came from `jobs ID`, once
         assert [argv[-2:] for argv in processes if queued.id in argv] == [[queued.id, "--json"]]
 
-        # A ledger this panel cannot read (here: a schema from the future) goes to the
-        # command on every poll, and back to the file when it can read it again.
+        # A ledger this panel cannot answer from exactly (here: an active job with a take to
+        # describe) goes to the command on every poll, and back to the file once it can.
         db = sqlite3.connect(ledger.path, isolation_level=None)
-        db.execute("PRAGMA user_version = 99")
-        polls = _polls(processes)
-        qtbot.waitUntil(lambda: _polls(processes) >= polls + 3, timeout=60000)
-        assert "schema 99" in monitor.last_miss
-        db.execute("PRAGMA user_version = 0")
+        db.execute("UPDATE jobs SET take_dir = '/takes/sh020/v001' WHERE id = ?", (running.id,))
+        polls, engine = _polls(processes), monitor.answers["engine"]
+        qtbot.waitUntil(lambda: monitor.answers["engine"] >= engine + 3, timeout=60000)
+        assert _polls(processes) >= polls + 3 and "has a take" in monitor.last_miss
+        db.execute("UPDATE jobs SET take_dir = NULL WHERE id = ?", (running.id,))
         db.close()
         here = monitor.answers["here"]
         qtbot.waitUntil(lambda: monitor.answers["here"] >= here + 5, timeout=60000)
@@ -265,6 +278,29 @@ def test_the_monitor_polls_without_a_process_once_the_engine_named_the_ledger(
         here = monitor.answers["here"]
         qtbot.waitUntil(lambda: monitor.answers["here"] >= here + 5, timeout=60000)
         assert _polls(processes) <= polls + 1  # at most the one already on its way
+    finally:
+        monitor.stop()
+        client.shutdown()
+
+
+def test_a_ledger_neither_side_can_read_fails_the_poll_with_both_reasons(qtbot, ledger,
+                                                                        processes):
+    """A schema from a newer genplate: the reader gives way, and the engine (core/jobs/store.py)
+    refuses it too; the panel says the engine's words, and keeps why the file was not read."""
+    from genplate.panel.engine import EngineClient, JobMonitor
+
+    client = EngineClient(command=ENGINE)
+    monitor = JobMonitor(client, fast_ms=20, idle_ms=20)
+    failures = []
+    monitor.pollFailed.connect(failures.append)
+    monitor.start()
+    try:
+        qtbot.waitUntil(lambda: monitor.answers["here"] >= 1, timeout=60000)
+        db = sqlite3.connect(ledger.path, isolation_level=None)
+        db.execute("PRAGMA user_version = 99")
+        db.close()
+        qtbot.waitUntil(lambda: bool(failures), timeout=60000)
+        assert "newer genplate" in failures[0] and "schema 99" in monitor.last_miss
     finally:
         monitor.stop()
         client.shutdown()

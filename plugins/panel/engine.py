@@ -356,11 +356,7 @@ class JobMonitor(QtCore.QObject):
                                          ledger=self.ledger_path if self.reads_ledger else "")
 
     def _on_jobs(self, payload: dict) -> None:
-        call, self._pending = self._pending, None
-        if call is not None and call.answered_by in self.answers:
-            self.answers[call.answered_by] += 1
-            if call.local_miss:
-                self.last_miss = call.local_miss
+        self._settle_poll(answered=True)
         named = payload.get("ledger")
         if isinstance(named, str) and named:
             self.ledger_path = named
@@ -379,9 +375,18 @@ class JobMonitor(QtCore.QObject):
             emit(self.jobFinished, json.dumps(job))
 
     def _on_failure(self, message: str) -> None:
-        self._pending = None
+        self._settle_poll(answered=False)
         emit(self.pollFailed, message)
         self._schedule()
+
+    def _settle_poll(self, *, answered: bool) -> None:
+        call, self._pending = self._pending, None
+        if call is None:
+            return
+        if answered and call.answered_by in self.answers:
+            self.answers[call.answered_by] += 1
+        if call.local_miss:  # also when the command then failed: both reasons are worth seeing
+            self.last_miss = call.local_miss
 
     def _schedule(self) -> None:
         if not self._stopped:
