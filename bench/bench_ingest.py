@@ -13,7 +13,9 @@ Cases (each ingest runs in its own fresh process, the way a job worker does; the
   sdr display-match   exact, through the 8-bit memo table (color.md §1.8)
   sdr texture         Gamma 2.4 Encoded Rec.709 -> ACEScg
   sdr display-match exact processor, no table   (--exact: ~1.5 fps, minutes)
-  pq display-match    inverse ACES 2.0 HDR 1000 nits (Rec.2020), exact
+  pq display-match    inverse ACES 2.0 HDR 4000 nits (Rec.2020), exact: the clip's sun peaks
+                      at ~4350 nits and carries no metadata, so ingest measures it and takes
+                      the 4000-nit view (core/ingest/hdr.py); oiiotool inverts the same view
   exr -> ACEScg       AP0 -> AP1, re-encoded zip:1
 
 Baselines, in the same run, to the same output (half, zip:1, ACEScg, 1080p):
@@ -57,7 +59,7 @@ HERE = Path(__file__).resolve()
 W, H = 1920, 1080
 CONFIG_OIIO = "ocio://studio-config-v4.0.0_aces-v2.0_ocio-v2.5"  # what OIIO's OCIO 2.5.1 knows
 SDR_DISPLAY, SDR_VIEW = "Rec.1886 Rec.709 - Display", "ACES 2.0 - SDR 100 nits (Rec.709)"
-PQ_DISPLAY, PQ_VIEW = "Rec.2100-PQ - Display", "ACES 2.0 - HDR 1000 nits (Rec.2020)"
+PQ_DISPLAY, PQ_VIEW = "Rec.2100-PQ - Display", "ACES 2.0 - HDR 4000 nits (Rec.2020)"
 
 
 # -- synthesising the deliveries ------------------------------------------------------------------

@@ -13,6 +13,9 @@ neighbouring pixels (similar chroma, varying luma) gather from nearby memory. A 
 computed holds a NaN with a private payload in its red channel; a gather that meets it fills
 those triples and gathers them again. A computed value that happens to be that very NaN is
 just recomputed each time, so the sentinel can never make a result wrong.
+
+A ``post`` step (the SDR extension beyond the view's range) runs on every computed triple, in
+the table and on frames processed directly alike, so it is memoised with the processor.
 """
 from __future__ import annotations
 
@@ -24,6 +27,10 @@ from typing import Callable, Optional
 import numpy as np
 import PyOpenColorIO as ocio
 
+Post = Callable[[np.ndarray, np.ndarray, np.ndarray, np.ndarray], object]
+"""What runs after the processor on the same triples, ``post(y, cb, cr, values)`` in place (the
+SDR extension beyond the view's range, genplate.ocio.extend): part of the memoised result."""
+
 SIZE = 1 << 24
 _SENTINEL16 = np.uint16(0x7E01)  # a quiet NaN, payload 1 (OCIO's own NaNs are 0x7E00)
 _SENTINEL32 = np.uint32(0x7FC00001)
@@ -33,8 +40,10 @@ _FILL_CHUNK = 1 << 16
 class ExactTable:
     """Memoised ``cpu`` (UINT8 planar Y'CbCr -> packed F16/F32 RGB) over every 8-bit triple."""
 
-    def __init__(self, cpu, *, dtype=np.float16, threads: int = 1) -> None:
+    def __init__(self, cpu, *, dtype=np.float16, threads: int = 1,
+                 post: Optional[Post] = None) -> None:
         self.cpu = cpu
+        self.post = post
         self.dtype = np.dtype(dtype)
         if self.dtype == np.float16:
             self._bits, self._sentinel, self._depth = np.uint16, _SENTINEL16, ocio.BIT_DEPTH_F16
@@ -89,7 +98,7 @@ class ExactTable:
     def _compute(self, keys: np.ndarray) -> np.ndarray:
         return _apply_rows(self.cpu, (keys & 0xFF).astype(np.uint8),
                            (keys >> 16).astype(np.uint8), ((keys >> 8) & 0xFF).astype(np.uint8),
-                           self.dtype, self._depth)
+                           self.dtype, self._depth, self.post)
 
 
 _MARK_ABOVE = 1 << 16  # below it np.unique is as fast
@@ -126,6 +135,13 @@ class TableCache:
             self._items.move_to_end(key)
             return table
 
+    def discard(self, key: tuple) -> None:
+        """Forget the tables of a processor no longer wanted (an HDR view given up for a larger
+        one), rather than keep 100 MB of them until they are the least recently used."""
+        with self._lock:
+            for item in [k for k in self._items if k[1] == key]:
+                del self._items[item]
+
     def clear(self) -> None:
         with self._lock:
             self._items.clear()
@@ -135,16 +151,18 @@ TABLES = TableCache()
 
 
 def exact_table(key: tuple, cpu, *, dtype=np.float16, threads: int = 1,
-                cache: Optional[TableCache] = None) -> ExactTable:
+                cache: Optional[TableCache] = None, post: Optional[Post] = None) -> ExactTable:
+    """The table for ``key``, which must name everything the values depend on, ``post`` too."""
     cache = TABLES if cache is None else cache
     return cache.get(("table", key, np.dtype(dtype).str),
-                     lambda: ExactTable(cpu, dtype=dtype, threads=threads))
+                     lambda: ExactTable(cpu, dtype=dtype, threads=threads, post=post))
 
 
-def exact_cache(key: tuple, cpu, *, dtype=np.float16,
-                cache: Optional[TableCache] = None) -> "ExactCache":
+def exact_cache(key: tuple, cpu, *, dtype=np.float16, cache: Optional[TableCache] = None,
+                post: Optional[Post] = None) -> "ExactCache":
     cache = TABLES if cache is None else cache
-    return cache.get(("cache", key, np.dtype(dtype).str), lambda: ExactCache(cpu, dtype=dtype))
+    return cache.get(("cache", key, np.dtype(dtype).str),
+                     lambda: ExactCache(cpu, dtype=dtype, post=post))
 
 
 class ExactCache:
@@ -164,8 +182,10 @@ class ExactCache:
 
     DIRECT_ABOVE = 0.5  # miss fraction above which the whole frame is processed directly
 
-    def __init__(self, cpu, *, dtype=np.float16, slots_log2: int = 23) -> None:
+    def __init__(self, cpu, *, dtype=np.float16, slots_log2: int = 23,
+                 post: Optional[Post] = None) -> None:
         self.cpu = cpu
+        self.post = post
         self.dtype = np.dtype(dtype)
         if self.dtype not in (np.float16, np.float32):
             raise ValueError(f"cache dtype {dtype}: float16 or float32")
@@ -233,17 +253,21 @@ class ExactCache:
         size = self.dtype.itemsize
         self.cpu.apply(ocio.PlanarImageDesc(*planes, w, h, ocio.BIT_DEPTH_UINT16, 2, 2 * w),
                        ocio.PackedImageDesc(out, w, h, 3, self._depth, size, 3 * size, 3 * size * w))
+        if self.post is not None:
+            self.post(*planes, out)
 
     def _compute(self, keys: np.ndarray) -> np.ndarray:
         return _apply_rows(self.cpu, (keys >> np.uint64(32)).astype(np.uint16),
                            ((keys >> np.uint64(16)) & np.uint64(0xFFFF)).astype(np.uint16),
-                           (keys & np.uint64(0xFFFF)).astype(np.uint16), self.dtype, self._depth)
+                           (keys & np.uint64(0xFFFF)).astype(np.uint16), self.dtype, self._depth,
+                           self.post)
 
 
 _ROW = 1024
 
 
-def _apply_rows(cpu, y: np.ndarray, cb: np.ndarray, cr: np.ndarray, dtype, depth) -> np.ndarray:
+def _apply_rows(cpu, y: np.ndarray, cb: np.ndarray, cr: np.ndarray, dtype, depth,
+                post: Optional[Post] = None) -> np.ndarray:
     """The processor on a list of triples, laid out as rows of 1024 pixels: OCIO works a row
     at a time through a row-wide float buffer, so one row of a million pixels would run out of
     cache (measured 2x slower than the same pixels as a frame)."""
@@ -260,4 +284,7 @@ def _apply_rows(cpu, y: np.ndarray, cb: np.ndarray, cr: np.ndarray, dtype, depth
     out = np.empty((rows, _ROW, 3), dtype)
     cpu.apply(ocio.PlanarImageDesc(*planes, _ROW, rows, in_depth, in_size, in_size * _ROW),
               ocio.PackedImageDesc(out, _ROW, rows, 3, depth, size, 3 * size, 3 * size * _ROW))
-    return out.reshape(-1, 3)[:n]
+    out = out.reshape(-1, 3)[:n]
+    if post is not None:
+        post(y, cb, cr, out)
+    return out

@@ -27,7 +27,7 @@ FAST = {"GENPLATE_LUMA_POLL_INTERVAL": "0.02", "GENPLATE_LUMA_MAX_POLL_INTERVAL"
 
 @pytest.fixture
 def emu(monkeypatch):
-    emulator = LumaEmulator(video_size=(64, 36)).start()
+    emulator = LumaEmulator(frames=5).start()
     for name, value in {**emulator.env(), **FAST}.items():
         monkeypatch.setenv(name, value)
     yield emulator

@@ -205,16 +205,18 @@ def test_table_names_in_aces2_and_aces13():
     cfg2 = C.load_config(ACES2).config
     t = S.input_transform(cfg2, S.SDR_REC709, S.DISPLAY_MATCH, "ACEScg")
     assert (t.display, t.view) == ("Rec.1886 Rec.709 - Display", "ACES 2.0 - SDR 100 nits (Rec.709)")
-    assert S.input_transform(cfg2, S.SDR_REC709, S.TEXTURE, "ACEScg").src_space == \
-        "Gamma 2.4 Encoded Rec.709"
+    texture = S.input_transform(cfg2, S.SDR_REC709, S.TEXTURE, "ACEScg")
+    assert (texture.src_space, texture.gamma) == ("Linear Rec.709 (sRGB)", 2.4)  # BT.1886, built
     assert S.input_transform(cfg2, S.SDR_SRGB, S.TEXTURE, "ACEScg").src_space == \
         "sRGB Encoded Rec.709 (sRGB)"
     assert S.input_transform(cfg2, S.HDR_PQ, S.DISPLAY_MATCH, "ACEScg").view == \
         "ACES 2.0 - HDR 1000 nits (Rec.2020)"
     assert S.input_transform(cfg2, S.HDR_PQ, S.DISPLAY_MATCH, "ACEScg", peak_nits=4000).view == \
         "ACES 2.0 - HDR 4000 nits (Rec.2020)"
-    assert S.input_transform(cfg2, S.HDR_HLG, S.DISPLAY_MATCH, "ACEScg").view == \
-        "ACES 2.0 - HDR 1000 nits (P3 D65)"
+    hlg = S.input_transform(cfg2, S.HDR_HLG, S.DISPLAY_MATCH, "ACEScg")
+    assert (hlg.display, hlg.view) == ("Rec.2100-PQ - Display",
+                                       "ACES 2.0 - HDR 1000 nits (Rec.2020)")
+    assert hlg.via == ("Rec.2100-HLG - Display", "Rec.2100-PQ - Display") and hlg.route
     cfg13 = C.load_config(ACES13).config
     assert S.input_transform(cfg13, S.SDR_REC709, S.DISPLAY_MATCH, "ACEScg").view == \
         "ACES 1.0 - SDR Video"

@@ -184,3 +184,16 @@ def test_cache_shared_by_threads(pq_display_match):
         th.join()
     for i, planes in enumerate(frames):
         assert np.array_equal(results[i].view(np.uint16), _exact16(cpu, planes).view(np.uint16))
+
+
+def test_a_discarded_processors_tables_are_forgotten(display_match):
+    info, t, coding = display_match
+    cache = M.TableCache(keep=3)
+    cpu = P.video_processor(info, t, coding)
+    key = P.video_key(info, t, coding)
+    other = P.video_key(info, t, YCbCrCoding("bt709", True, 8, 8))
+    a = M.exact_table(key, cpu, cache=cache)
+    b = M.exact_table(other, cpu, cache=cache)
+    cache.discard(key)
+    assert M.exact_table(other, cpu, cache=cache) is b
+    assert M.exact_table(key, cpu, cache=cache) is not a

@@ -79,7 +79,8 @@ def test_sdr_texture_matches_bt1886_and_keeps_super_whites(tmp_path, media):
     assert means[2, 0] == pytest.approx(_to_acescg(linear[2, 0], "ITU-R BT.709"), rel=2e-3)
     assert means[2, 0].min() > 1.2
     assert result.source_kind == "sdr-rec709" and result.assumed == []
-    assert attrs["genplate:input_transform"] == "texture: Gamma 2.4 Encoded Rec.709 -> ACEScg"
+    assert attrs["genplate:input_transform"] == ("texture: BT.1886 (2.4 power, mirrored below "
+                                                 "black) in Linear Rec.709 (sRGB) -> ACEScg")
 
 
 def test_sdr_display_match_is_the_inverse_view(tmp_path, media):
@@ -183,7 +184,9 @@ def test_pq_display_match_cached_is_exact_and_exceeds_one(tmp_path, media):
     clip = media["pq"]
     cached, result = _ingest(tmp_path, [clip.path], "cached")
     exact, plain = _ingest(tmp_path, [clip.path], "exact", exact_table=False)
-    assert result.transform.view == "ACES 2.0 - HDR 1000 nits (Rec.2020)"
+    # the patches reach 10 000 nits: the largest view, and a warning that it clips above 4000
+    assert result.transform.view == "ACES 2.0 - HDR 4000 nits (Rec.2020)"
+    assert any("above the 4000-nit view" in w for w in result.warnings)
     assert result.colour_record()["source"]["processing"].endswith("cache of recent triples")
     for frame in (1001, 1003):
         a, _ = read_exr(cached.frame_path(frame))

@@ -22,7 +22,7 @@ from luma_emulator import LumaEmulator
 
 @pytest.fixture
 def emu(monkeypatch):
-    emulator = LumaEmulator(video_size=(64, 36)).start()
+    emulator = LumaEmulator(frames=5).start()
     for name, value in emulator.env().items():
         monkeypatch.setenv(name, value)
     yield emulator

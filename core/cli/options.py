@@ -75,6 +75,9 @@ def add_publish_options(p: argparse.ArgumentParser, *, parent: str = "") -> None
                    help=f"first frame number (default {parent or 1001})")
     g.add_argument("--sdr-mode", choices=("display-match", "texture"), default="display-match",
                    help="how SDR video becomes scene-linear (see README, Colour)")
+    g.add_argument("--sdr-range", choices=("extend", "clip"), default="extend",
+                   help="display-match SDR codes outside 16-235: extend beyond the view's "
+                        "range, keeping their detail (default), or clip to it (README, Colour)")
     g.add_argument("--working-space", help="colour space takes are published in "
                                            "(default: the config's scene_linear role, ACEScg)")
     g.add_argument("--config", help="OCIO config path or ocio:// URI (default $OCIO, else the "
@@ -90,10 +93,11 @@ def add_publish_options(p: argparse.ArgumentParser, *, parent: str = "") -> None
     g.add_argument("--assume", metavar="WORDS",
                    help='what an untagged video is taken to be (default "bt709 limited bt1886")')
     g.add_argument("--pixel-type", choices=("half", "float"), default="half",
-                   help="EXR pixel type (default half)")
+                   help="EXR pixel type (default half; float for display-match plates that go "
+                        "back through the view, or deliveries beyond half's ±65504)")
     g.add_argument("--peak-nits", type=int, choices=(1000, 2000, 4000), default=None,
                    help="the HDR view inverted for PQ/HLG (default: from the stream's metadata, "
-                        "else 1000)")
+                        "else 1000, raised when the content is brighter)")
     # Checked with the other publish options before anything is sent (publish_from), not by
     # argparse: naming the choices here would load the whole colour stack for every command.
     g.add_argument("--output", action="append", default=[], metavar="OUTPUT",
@@ -187,6 +191,6 @@ def publish_from(args: argparse.Namespace, request: ShotRequest | None, *,
         parent=parent, strokes=_strokes(getattr(args, "strokes", None)),
         pixel_type=args.pixel_type, hdr_mode=args.hdr_mode, assume=args.assume,
         source_tags=args.source_tags, peak_nits=args.peak_nits, outputs=tuple(args.output),
-        allow_gaps=getattr(args, "allow_gaps", False))
+        allow_gaps=getattr(args, "allow_gaps", False), sdr_range=args.sdr_range)
     spec.ingest_options().check()  # a bad publish option is refused before anything is paid
     return spec

@@ -9,11 +9,14 @@ What a file says about itself is checked against the delivery's budget before it
 read, and an EXR sequence keeps its numbering (``frames``): a gap is refused or, asked for,
 published as a gap.
 Video goes through the exact processor memoised per Y'CbCr triple (genplate.ocio.memo: same
-results, a fraction of the ACES 2.0 inverse's cost). The caller (core/jobs/runner.py,
-core/cli/colour.py) publishes the staging folder afterwards.
+results, a fraction of the ACES 2.0 inverse's cost). EXR frames are read at their own
+precision; every frame is checked before it is written (``clamp``), and an HDR clip brighter
+than its view is converted again through a larger one (``hdr``). The caller
+(core/jobs/runner.py, core/cli/colour.py) publishes the staging folder afterwards.
 """
 from __future__ import annotations
 
+import gc
 import os
 import shutil
 import tempfile
@@ -29,6 +32,7 @@ import OpenImageIO as oiio
 import PyOpenColorIO as ocio
 
 from genplate.ocio import config as ocfg
+from genplate.ocio import extend as oext
 from genplate.ocio import memo as omemo
 from genplate.ocio import processors as oproc
 from genplate.ocio import sources as S
@@ -40,6 +44,8 @@ from . import exr as X
 from . import frames as F
 from . import outputs as O
 from . import video as V
+from .clamp import WriteGuard, finite
+from .hdr import HdrPeak, ViewTooSmall
 from .options import DeliveryDamaged, IngestError, IngestOptions
 from .pipeline import Hasher, Thumbnail, publish_frame, run_pipeline
 from .result import IngestResult, SourceFile
@@ -178,12 +184,18 @@ def _frame_spec(*, width, height, fps, chroma, interop, attributes, options, inf
     attrs = dict(attributes)
     attrs.update({
         "genplate:source_kind": source_kind,
-        "genplate:sdr_mode": options.sdr_mode,
         "genplate:working_space": working,
         "genplate:ocio_config": info.label,
         "genplate:input_transform": transform.describe(),
         "Software": f"genplate {__version__}",
     })
+    # each mode only where it applies: an EXR delivery has neither
+    if source_kind in S.SDR_KINDS:
+        attrs["genplate:sdr_mode"] = options.sdr_mode
+        if transform.sdr_range:
+            attrs["genplate:sdr_range"] = transform.sdr_range
+    elif source_kind in S.HDR_KINDS:
+        attrs["genplate:hdr_mode"] = options.hdr_mode
     return X.FrameSpec(width=width, height=height, pixel_type=options.pixel_type,
                        compression=options.compression, fps=fps, chromaticities=chroma,
                        interop_id=interop, attributes=attrs)
@@ -199,18 +211,57 @@ def _ingest_video(chosen: tuple[SourceFile, V.VideoProbe], *, info, working, chr
     source, probe = chosen
     source.used = True
     mode = options.hdr_mode if probe.hdr else options.sdr_mode
-    peak = options.peak_nits
-    if probe.hdr and peak is None:
-        peak = V.view_nits(probe.hdr_metadata)
-        if peak is None:
-            peak = 1000
-            if mode == S.DISPLAY_MATCH:
-                probe.assumed.append("HDR peak: no MaxCLL or mastering metadata; the 1000-nit "
-                                     "view assumed")
-    transform = S.input_transform(info.config, probe.source_kind, mode, working,
-                                  peak_nits=peak or 1000)
+    peak = HdrPeak(probe, options.peak_nits, mode) if probe.hdr else None
+    common = dict(info=info, working=working, chroma=chroma, interop=interop,
+                  attributes=attributes, options=options, staging=staging, workers=workers,
+                  progress=progress, cancel=cancel, thumb=thumb)
+    while True:
+        transform = S.input_transform(info.config, probe.source_kind, mode, working,
+                                      peak_nits=peak.view if peak else 1000,
+                                      sdr_range=options.sdr_range)
+        guard = WriteGuard(options.pixel_type)
+        try:
+            count, outputs, processing = _convert_video(probe, transform, peak, guard, **common)
+            break
+        except ViewTooSmall as exc:  # a frame brighter than the view: again, through a larger one
+            omemo.TABLES.discard(oproc.video_key(info, transform, probe.coding,
+                                                 out_depth=_out_depth(options)))
+            peak.grow(exc)
+            progress(0, probe.frames or 0, f"HDR peak {exc.nits:.0f} nits: converting again "
+                                           f"through the {exc.view}-nit view")
+        # the attempt's frames, its ~100 MB cache among them, were held in a reference cycle
+        # through the exception's traceback: free them before the next attempt allocates
+        gc.collect()
+    assumed, warnings = list(probe.assumed), list(probe.warnings)
+    if peak is not None:
+        more_assumed, more_warnings = peak.notes()
+        assumed += more_assumed
+        warnings += more_warnings
+    if probe.frames and count != probe.frames:
+        warnings.append(f"the container announces {probe.frames} frames, {count} decoded")
+    first = options.first_frame
+    _, tc = X.timecode(first, probe.fps)
+    return IngestResult(
+        first=first, count=count, fps=probe.fps, width=probe.width, height=probe.height,
+        config=info, working_space=working, chromaticities=chroma, interop_id=interop,
+        source_kind=probe.source_kind, sdr_mode=None if probe.hdr else options.sdr_mode,
+        transform=transform, assumed=assumed, sources=[], delivery="video",
+        compression=options.compression, pixel_type=options.pixel_type, timecode=tc,
+        seconds=0.0, outputs=outputs, source_detail=dict(probe.record(), processing=processing),
+        warnings=warnings, clamped=guard.record(), hdr_peak=peak.record() if peak else None,
+        hdr_mode=options.hdr_mode if probe.hdr else None)
+
+
+def _convert_video(probe: V.VideoProbe, transform: S.InputTransform, peak: Optional[HdrPeak],
+                   guard: WriteGuard, *, info, working, chroma, interop, attributes, options,
+                   staging, workers, progress, cancel, thumb: "Thumbnail") -> tuple:
+    """Every frame of the clip through one transform: (count, outputs, processing)."""
     out_depth = _out_depth(options)
     cpu = oproc.video_processor(info, transform, probe.coding, out_depth=out_depth)
+    # SDR display-match beyond the view's range (genplate.ocio.extend): after the processor, on
+    # the same triples, so the memo tables hold it too
+    beyond = oext.beyond_range(info, transform, probe.coding)
+    post = beyond.apply if beyond is not None else None
     table = None
     if options.exact_table:
         # Y'CbCr triples repeat within and across frames: memoise them (same processor, same
@@ -220,9 +271,9 @@ def _ingest_video(chosen: tuple[SourceFile, V.VideoProbe], *, info, working, chr
         key = oproc.video_key(info, transform, probe.coding, out_depth=out_depth)
         dtype = np.float16 if options.pixel_type == "half" else np.float32
         if probe.coding.plane_bits == 8:
-            table = omemo.exact_table(key, cpu, dtype=dtype, threads=workers)
+            table = omemo.exact_table(key, cpu, dtype=dtype, threads=workers, post=post)
         elif transform.mode == S.DISPLAY_MATCH:
-            table = omemo.exact_cache(key, cpu, dtype=dtype)
+            table = omemo.exact_cache(key, cpu, dtype=dtype, post=post)
     fspec = _frame_spec(width=probe.width, height=probe.height, fps=probe.fps, chroma=chroma,
                         interop=interop, attributes=attributes, options=options, info=info,
                         working=working, transform=transform, source_kind=probe.source_kind)
@@ -246,7 +297,10 @@ def _ingest_video(chosen: tuple[SourceFile, V.VideoProbe], *, info, working, chr
                 if (frame.width, frame.height) != (w, h):
                     raise IngestError(f"{probe.path}: frame {count} is "
                                       f"{frame.width}x{frame.height}, the first was {w}x{h}")
-                put((count, *V.planes_444(frame, plane_bits)))
+                planes, stride, keep = V.planes_444(frame, plane_bits)
+                if peak is not None:  # measured before any worker converts the frame
+                    peak.watch(*(p[:, :w] for p in planes))
+                put((count, planes, stride, keep))
                 count += 1
         except av.error.FFmpegError as exc:
             raise DeliveryDamaged(f"{probe.path}: frame {count} cannot be decoded ({exc}); the "
@@ -266,6 +320,9 @@ def _ingest_video(chosen: tuple[SourceFile, V.VideoProbe], *, info, working, chr
             dst = ocio.PackedImageDesc(out, w, h, 3, out_depth, out_size, 3 * out_size,
                                        3 * out_size * w)
             cpu.apply(src, dst)
+            if post is not None:
+                post(y[:, :w], cb[:, :w], cr[:, :w], out)
+        guard.check(out, first + index)
         publish_frame(staging, fspec, extras, thumb, first, index, out)
 
     extras = O.Extras(options.outputs, info, working, staging, width=w, height=h, fps=probe.fps,
@@ -280,30 +337,19 @@ def _ingest_video(chosen: tuple[SourceFile, V.VideoProbe], *, info, working, chr
         raise IngestError(str(exc)) from None
     finally:
         extras.abort()
-    warnings = list(probe.warnings)
-    if probe.frames and count != probe.frames:
-        warnings.append(f"the container announces {probe.frames} frames, {count} decoded")
-    _, tc = X.timecode(first, probe.fps)
-    return IngestResult(
-        first=first, count=count, fps=probe.fps, width=w, height=h, config=info,
-        working_space=working, chromaticities=chroma, interop_id=interop,
-        source_kind=probe.source_kind, sdr_mode=options.sdr_mode, transform=transform,
-        assumed=list(probe.assumed), sources=[], delivery="video",
-        compression=options.compression, pixel_type=options.pixel_type, timecode=tc,
-        seconds=0.0, outputs=outputs, source_detail=dict(probe.record(), processing=(
-            "exact processor" if table is None else
-            "exact memo table of 8-bit triples" if probe.coding.plane_bits == 8 else
-            "exact processor with a cache of recent triples")),
-        warnings=warnings)
+    processing = ("exact processor" if table is None else
+                  "exact memo table of 8-bit triples" if plane_bits == 8 else
+                  "exact processor with a cache of recent triples")
+    return count, outputs, processing
 
 
 def _ingest_exr(chosen: list[SourceFile], *, delivered: list[SourceFile], budget: Budget,
                 info, working, chroma, interop, attributes, options, staging, workers, progress,
                 cancel, thumb: "Thumbnail") -> IngestResult:
-    read_type = options.pixel_type
     seq = F.exr_sequence(chosen, delivered, allow_gaps=options.allow_gaps, budget=budget)
     seq.refuse_or_keep()  # a gap in the numbering refuses the take before a frame is written
-    probe = F.first_probe(seq, budget, read_type)
+    # What a read may allocate is judged at float32 until the header says the frames are half.
+    probe = F.first_probe(seq, budget, "float")
     in_use = {path for _, path in seq.present}
     for f in chosen:
         f.used = f.path in in_use
@@ -332,11 +378,20 @@ def _ingest_exr(chosen: list[SourceFile], *, delivered: list[SourceFile], budget
                         working=working, transform=transform, source_kind=S.EXR)
     if assumed:
         fspec.attributes["genplate:assumed"] = "; ".join(assumed)
+    # Read at the delivery's own precision; half is only the written type (a float32 value
+    # beyond half's range would be inf before the transform, and the matrix spreads it).
+    read_type = "half" if probe.pixel_type == "half" else "float"
+    in_depth = oproc.F16 if read_type == "half" else oproc.F32
     depth = _out_depth(options)
-    cpu = None if transform.mode == S.PASSTHROUGH else oproc.image_processor(
-        info, transform, in_depth=depth, out_depth=depth)
+    same = transform.mode == S.PASSTHROUGH and read_type == options.pixel_type
+    cpu = None if same else oproc.image_processor(info, transform, in_depth=in_depth,
+                                                  out_depth=depth)
     w, h = probe.width, probe.height
-    size = 2 if read_type == "half" else 4
+    in_size = 2 if read_type == "half" else 4
+    size = 2 if options.pixel_type == "half" else 4
+    out_dtype = np.float16 if options.pixel_type == "half" else np.float32
+    local = threading.local()
+    guard = WriteGuard(options.pixel_type)
     first = options.first_frame
     thumb.index = seq.middle()
     # frames extracted from a zip into scratch go as soon as they are converted, in the
@@ -356,6 +411,22 @@ def _ingest_exr(chosen: list[SourceFile], *, delivered: list[SourceFile], budget
             put((index, path))
         return len(seq.slots)
 
+    def transform_frame(pixels: np.ndarray) -> np.ndarray:
+        """The frame in the written type: in place when the types match (as fast as it gets),
+        else into this worker's buffer."""
+        if cpu is None:
+            return pixels
+        src = ocio.PackedImageDesc(pixels, w, h, 3, in_depth, in_size, 3 * in_size,
+                                   3 * in_size * w)
+        if in_size == size:
+            cpu.apply(src)
+            return pixels
+        out = getattr(local, "out", None)
+        if out is None:
+            out = local.out = np.empty((h, w, 3), out_dtype)
+        cpu.apply(src, ocio.PackedImageDesc(out, w, h, 3, depth, size, 3 * size, 3 * size * w))
+        return out
+
     def convert(item) -> None:
         index, path = item
         if path is not None:
@@ -365,12 +436,16 @@ def _ingest_exr(chosen: list[SourceFile], *, delivered: list[SourceFile], budget
                 seq.unreadable(index, path, exc)  # raises unless gaps are allowed
                 path = None
         if path is None:  # a gap: no frame file; the review movies show black
-            extras.gap(index, h, w, np.float16 if read_type == "half" else np.float32)
+            extras.gap(index, h, w, out_dtype)
             return
-        if cpu is not None:
-            desc = ocio.PackedImageDesc(pixels, w, h, 3, depth, size, 3 * size, 3 * size * w)
-            cpu.apply(desc)
-        publish_frame(staging, fspec, extras, thumb, first, index, pixels)
+        out = transform_frame(pixels)
+        if not finite(out):  # rare: the slow path may take its time
+            if out is pixels and cpu is not None:  # transformed in place: the delivery again
+                _, pixels = X.read_frame(path, read_type, belongs)
+            if guard.sanitize(pixels, first + index):  # its own inf/NaN replaced: again
+                out = transform_frame(pixels)
+            guard.check(out, first + index)
+        publish_frame(staging, fspec, extras, thumb, first, index, out)
         if path in scratch_frames:
             path.unlink(missing_ok=True)
 
@@ -391,7 +466,7 @@ def _ingest_exr(chosen: list[SourceFile], *, delivered: list[SourceFile], budget
     return IngestResult(
         first=first, count=count, fps=fps, width=w, height=h, config=info,
         working_space=working, chromaticities=chroma, interop_id=interop, source_kind=S.EXR,
-        sdr_mode=options.sdr_mode, transform=transform, assumed=assumed, sources=[],
+        sdr_mode=None, transform=transform, assumed=assumed, sources=[],
         delivery="exr", compression=options.compression, pixel_type=options.pixel_type,
         timecode=tc, seconds=0.0, source_detail=detail, outputs=outputs,
-        warnings=list(seq.warnings), gaps=seq.record(first))
+        warnings=list(seq.warnings), gaps=seq.record(first), clamped=guard.record())

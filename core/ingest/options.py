@@ -30,6 +30,7 @@ class DeliveryDamaged(IngestError):
 class IngestOptions:
     first_frame: int = 1001
     sdr_mode: str = "display-match"  # display-match | texture (README, Colour)
+    sdr_range: str = S.SDR_EXTEND  # SDR display-match beyond 16-235: extend | clip
     working_space: Optional[str] = None  # default: the config's scene_linear role (ACEScg)
     config: Optional[str] = None  # path or ocio:// URI; default $OCIO, host, built-in
     compression: str = X.DEFAULT_COMPRESSION
@@ -38,7 +39,7 @@ class IngestOptions:
     assume: str = V.DEFAULT_ASSUME  # what tags an untagged video lacks are taken to be
     source_tags: Optional[str] = None  # overrides the stream's tags ("bt709 full srgb")
     peak_nits: Optional[int] = None  # HDR view to invert (1000/2000/4000); None: from the
-    # stream's MaxCLL / mastering metadata, else 1000
+    # stream's MaxCLL / mastering metadata, raised when the content is brighter (ingest/hdr.py)
     exact_table: bool = True  # display-match memoised per Y'CbCr triple (bit-identical result)
     host_config: Optional[str] = None  # the config of the host that asked (Nuke, Resolve)
     workers: Optional[int] = None  # default: one per core
@@ -51,6 +52,8 @@ class IngestOptions:
     def check(self) -> None:
         if self.sdr_mode not in S.SDR_MODES:
             raise IngestError(f"sdr_mode {self.sdr_mode!r}: use {' or '.join(S.SDR_MODES)}")
+        if self.sdr_range not in S.SDR_RANGES:
+            raise IngestError(f"sdr_range {self.sdr_range!r}: use {' or '.join(S.SDR_RANGES)}")
         if self.hdr_mode not in S.SDR_MODES:
             raise IngestError(f"hdr_mode {self.hdr_mode!r}: use {' or '.join(S.SDR_MODES)}")
         if self.pixel_type not in X.PIXEL_TYPES:

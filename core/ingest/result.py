@@ -34,7 +34,7 @@ class IngestResult:
     chromaticities: Optional[tuple]
     interop_id: Optional[str]
     source_kind: str
-    sdr_mode: str
+    sdr_mode: Optional[str]  # SDR video only
     transform: S.InputTransform
     assumed: list[str]
     sources: list[SourceFile]
@@ -48,6 +48,9 @@ class IngestResult:
     outputs: list[dict] = field(default_factory=list)
     # frames published as gaps (--allow-gaps): {"frame", "file", "why"}; none are hidden
     gaps: list[dict] = field(default_factory=list)
+    clamped: dict = field(default_factory=dict)  # clamp.WriteGuard.record()
+    hdr_peak: Optional[dict] = None  # hdr.HdrPeak.record(): HDR display-match only
+    hdr_mode: Optional[str] = None  # HDR video only
 
     @property
     def last(self) -> int:
@@ -74,11 +77,16 @@ class IngestResult:
             "interop_id": self.interop_id,
             "source_kind": self.source_kind,
             "sdr_mode": self.sdr_mode,
+            "hdr_mode": self.hdr_mode,
+            "sdr_range": self.transform.sdr_range,
             "mode": self.transform.mode,
             "input_transform": self.transform.describe(),
             "display": self.transform.display,
             "view": self.transform.view,
             "source_space": self.transform.src_space,
+            "route": self.transform.route,
+            "hdr_peak": self.hdr_peak,
+            "clamped": dict(self.clamped),
             "source": self.source_detail,
             "assumed": list(self.assumed),
             "warnings": list(self.warnings),

@@ -66,9 +66,6 @@ def parse_tags(text: str) -> dict:
     return out
 
 
-HDR_VIEWS_NITS = (1000, 2000, 4000)  # the peak luminances the ACES HDR views come in
-
-
 def hdr_metadata(frame) -> dict:
     """HDR10 static metadata from a decoded frame's side data (HEVC SEI): the mastering
     display's peak (cd/m2) and MaxCLL / MaxFALL, whichever are present."""
@@ -95,18 +92,6 @@ def hdr_metadata(frame) -> dict:
             if max_fall:
                 out["max_fall"] = max_fall
     return out
-
-
-def view_nits(metadata: dict) -> Optional[int]:
-    """The HDR view to invert for content of this peak: the smallest of 1000/2000/4000 nits
-    that holds it (MaxCLL first: what the content reaches, not what the monitor could)."""
-    peak = metadata.get("max_cll") or metadata.get("mastering_max_nits")
-    if not peak:
-        return None
-    for nits in HDR_VIEWS_NITS:
-        if peak <= nits * 1.001:
-            return nits
-    return HDR_VIEWS_NITS[-1]
 
 
 @dataclass

@@ -34,6 +34,7 @@ class PublishSpec:
     peak_nits: Optional[int] = None
     outputs: tuple = ()  # extra outputs beside the EXR frames (archive, dpx, review movies)
     allow_gaps: bool = False  # publish a missing/unreadable EXR frame as a recorded gap
+    sdr_range: str = "extend"  # display-match SDR beyond 16-235: extend | clip
 
     def to_json(self) -> dict:
         return asdict(self)
@@ -55,7 +56,8 @@ class PublishSpec:
             working_space=self.working_space, config=self.config, compression=self.compression,
             pixel_type=self.pixel_type, hdr_mode=self.hdr_mode,
             assume=self.assume or DEFAULT_ASSUME, source_tags=self.source_tags,
-            peak_nits=self.peak_nits, outputs=tuple(self.outputs), allow_gaps=self.allow_gaps)
+            peak_nits=self.peak_nits, outputs=tuple(self.outputs), allow_gaps=self.allow_gaps,
+            sdr_range=self.sdr_range)
 
 
 def publish_record(spec: PublishSpec, staging, result, *, job_id: str, backend: str,
