@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import textwrap
@@ -230,3 +231,54 @@ def test_init_in_a_bare_python_needs_only_the_standard_library(tmp_path):
     assert done.returncode == 0, done.stderr
     assert done.stdout.split()[:2] == ["True", "[]"]
     assert done.stdout.strip().endswith(str(PLUGIN / "read.py"))
+
+
+def test_a_gui_start_imports_no_qt_panel_node_or_engine_until_a_menu_is_clicked():
+    """Nuke's start pays for menu strings only: Qt, the panel, the node and the engine's command
+    are imported (or started) when the artist clicks, never while Nuke starts. In a fresh
+    process, as Nuke's start is, so nothing an earlier test imported hides an import."""
+    script = textwrap.dedent(f"""
+        import json, subprocess, sys
+        sys.path.insert(0, {str(TESTS)!r})
+        import fake_nuke
+        nuke = fake_nuke.install(gui=True)
+        started = []
+        real_popen_init = subprocess.Popen.__init__
+        def recording_init(self, args, *a, **k):
+            started.append(args if isinstance(args, str) else list(map(str, args)))
+            return real_popen_init(self, args, *a, **k)
+        subprocess.Popen.__init__ = recording_init
+        before = set(sys.modules)
+        for name in ("init.py", "menu.py"):
+            path = {str(PLUGIN)!r} + "/" + name
+            exec(compile(open(path).read(), path, "exec"), {{"__name__": "__main__"}})
+        at_start = sorted(set(sys.modules) - before)
+        spawned_at_start = list(started)
+        menu = nuke.menus["Nuke"].findItem("genplate")
+        commands = sorted(item.name() for item in menu.items())
+        menu.findItem("Generate node").invoke()
+        made = [n for n in nuke.allNodes("Group")]
+        from genplate.panel.qt import app_instance
+        app = app_instance()  # Nuke's own, in a real session
+        menu.findItem("Show panel").invoke()
+        print(json.dumps({{"at_start": at_start, "spawned_at_start": spawned_at_start,
+                          "commands": commands, "nodes": len(made),
+                          "after_clicks": sorted(set(sys.modules) - before)}}))
+    """)
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    env["QT_QPA_PLATFORM"] = "offscreen"
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          timeout=120, env=env)
+    assert done.returncode == 0 and "Traceback" not in done.stderr, done.stderr
+    seen = json.loads(done.stdout.strip().splitlines()[-1])
+    ours = [m for m in seen["at_start"] if m.startswith("genplate")]
+    assert ours == ["genplate", "genplate.nuke", "genplate.nuke.menus", "genplate.panel"]
+    heavy = [m for m in seen["at_start"] if m.split(".")[0] in
+             ("PySide6", "PySide2", "shiboken6", "shiboken2", "subprocess", "inspect")]
+    assert heavy == [] and seen["spawned_at_start"] == []
+    # Every command is still there and works once clicked: the imports only moved.
+    assert seen["commands"] == ["Colour take versions", "Generate node", "Resume following jobs",
+                                "Show panel"]
+    assert seen["nodes"] == 1
+    assert {"genplate.nuke.node", "genplate.nuke.dock", "genplate.panel.qt"} <= set(
+        seen["after_clicks"])

@@ -154,7 +154,10 @@ def cmd_jobs(args: argparse.Namespace) -> int:
     jobs = ledger.jobs(states=states, limit=args.limit)
     if args.shot:
         jobs = [j for j in jobs if j.publish.get("shot") == args.shot]
-    emit(args, {"jobs": [job_json(j) for j in jobs]}, lambda: _format_jobs(jobs))
+    # "ledger" names the file, so a host's panel can read the active jobs itself, read-only,
+    # instead of starting this command every poll (genplate.panel.ledger, issue #18).
+    emit(args, {"jobs": [job_json(j) for j in jobs], "ledger": str(ledger.path.absolute())},
+         lambda: _format_jobs(jobs))
     return 0
 
 

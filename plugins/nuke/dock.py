@@ -11,10 +11,8 @@ from __future__ import annotations
 from genplate.panel.panel import GenplatePanel
 
 from .adapter import NukeAdapter
-
-PANEL_ID = "com.genplate.panel"
-PANEL_TITLE = "genplate"
-WIDGET_PATH = "__import__('genplate.nuke.dock', fromlist=['DockPanel']).DockPanel"
+# The names live with the menus, which Nuke's start imports without this module (and its Qt).
+from .menus import PANEL_ID, PANEL_TITLE, WIDGET_PATH
 
 
 class DockPanel(GenplatePanel):

@@ -13,7 +13,6 @@ def _genplate_startup():
 
     try:
         import importlib.util
-        import inspect
         import os
         import types
 
@@ -21,8 +20,9 @@ def _genplate_startup():
         try:
             here = os.path.dirname(os.path.abspath(__file__))  # noqa: F821 (set when run as a file)
         except NameError:
-            frame = inspect.currentframe()
-            filename = frame.f_code.co_filename if frame is not None else ""
+            # sys._getframe, not inspect: inspect would import ast, dis and tokenize here.
+            getframe = getattr(sys, "_getframe", None)
+            filename = getframe(0).f_code.co_filename if getframe is not None else ""
             if filename and os.path.isfile(filename):
                 here = os.path.dirname(os.path.abspath(filename))
         if here is None or not os.path.isfile(os.path.join(here, "read.py")):
