@@ -34,6 +34,10 @@ Baselines, in the same run, to the same output (half, zip:1, ACEScg, 1080p):
             decode (video decode and chroma upsampling, or the EXR delivery's own decode) and
             the colour step, which any converter must also do.
 
+  decode    decoding the delivery alone, as ingest decodes it (PyAV to 4:4:4 planes; the EXR
+            zip extracted and its DWAB frames read by OIIO): with the floor, the CPU no ingest of
+            that delivery can spend less than ("ours/(decode + write)" by CPU seconds).
+
 Ratios against the floor compare ``ingest()``'s clock with the floor's write loop; ratios
 against oiiotool compare whole processes (ours with its interpreter start and imports, as
 oiiotool's wall time includes its own start and config load), so neither side is spared.
@@ -341,6 +345,43 @@ def child_floor(args) -> None:
     print(json.dumps({"seconds": time.perf_counter() - t0, "frames": len(paths)}))
 
 
+def child_decode(args) -> None:
+    """(in the child) decode the delivery and nothing else, the way ingest decodes it: video
+    to 4:4:4 planes (PyAV, swscale), EXR frames to pixels (OIIO, the delivery's DWAB)."""
+    import OpenImageIO as oiio
+
+    from genplate.core.ingest import exr as X
+    from genplate.core.ingest import video as V
+
+    path = Path(args.child_decode)
+    workers = os.cpu_count() or 1
+    t0 = time.perf_counter()
+    count = 0
+    if path.suffix == ".zip":
+        folder = Path(tempfile.mkdtemp(prefix="bench-decode-"))
+        with zipfile.ZipFile(path) as archive:
+            archive.extractall(folder)  # ingest extracts too: timed alike
+        oiio.attribute("threads", workers)
+        oiio.attribute("exr_threads", workers)
+        frames_in = sorted(folder.rglob("*.exr"))
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(workers) as pool:
+            count = sum(1 for _ in pool.map(lambda f: X.read_rgb(f, (0, 1, 2), "half"),
+                                            frames_in))
+        shutil.rmtree(folder, ignore_errors=True)
+    else:
+        bits = 16 if "pq" in path.name or "hlg" in path.name else 8
+        for frame in V.iter_frames(path):
+            V.planes_444(frame, bits)
+            count += 1
+    print(json.dumps({"seconds": time.perf_counter() - t0, "frames": count}))
+
+
+def decode_floor(media: str) -> dict:
+    return run_child([sys.executable, str(HERE), "--child-decode", media])
+
+
 def ours(media: str, out: Path, mode: str, *, table: bool = True, exact: bool = False,
          bakes: Optional[Path] = None, compression="zip:1") -> dict:
     """One ingest in a fresh process. ``bakes``: the folder of kept HDR bakes it may read
@@ -388,6 +429,7 @@ def main() -> int:
     # internal: the child processes
     p.add_argument("--child-ingest", help=argparse.SUPPRESS)
     p.add_argument("--child-floor", help=argparse.SUPPRESS)
+    p.add_argument("--child-decode", help=argparse.SUPPRESS)
     p.add_argument("--out", help=argparse.SUPPRESS)
     p.add_argument("--mode", default="display-match", help=argparse.SUPPRESS)
     p.add_argument("--no-table", action="store_true", help=argparse.SUPPRESS)
@@ -399,6 +441,9 @@ def main() -> int:
         return 0
     if args.child_floor:
         child_floor(args)
+        return 0
+    if args.child_decode:
+        child_decode(args)
         return 0
 
     work = Path(args.workdir or tempfile.mkdtemp(prefix="genplate-bench-ingest-"))
@@ -454,7 +499,7 @@ def main() -> int:
                 else:
                     display, view = (PQ_DISPLAY, PQ_VIEW) if kind == "pq" else (SDR_DISPLAY, SDR_VIEW)
                     convert = ["--ociodisplay:from=ACEScg:inverse=1", display, view]
-        runs: dict[str, list] = {"ours": [], "floor": [], "oiiotool": []}
+        runs: dict[str, list] = {"ours": [], "floor": [], "oiiotool": [], "decode": []}
         bakes = kept if label.endswith("bake kept") else None
         if bakes is not None and not bakes.exists():
             ours(media[kind], out, mode, table=table, exact=exact, bakes=bakes)  # not timed
@@ -462,6 +507,7 @@ def main() -> int:
             runs["ours"].append(ours(media[kind], out, mode, table=table, exact=exact,
                                      bakes=bakes))
             runs["floor"].append(floor(out, work / "floor"))
+            runs["decode"].append(decode_floor(media[kind]))
             if not args.no_oiiotool:
                 runs["oiiotool"].append(oiiotool(inputs, work / "oiiotool", convert, count, first))
         best = {k: min(v, key=lambda r: r["seconds"]) for k, v in runs.items() if v}
@@ -471,6 +517,10 @@ def main() -> int:
                "vs_floor": r["seconds"] / f["seconds"], "transform": r["transform"],
                "processing": r.get("processing")}
         row["vs_floor_cpu"] = r["cpu"] / f["cpu"]
+        d = best["decode"]
+        # what no ingest of this delivery can spend less than: decoding it and writing the
+        # frames; the rest of ours is the colour step and the pipeline's own cost
+        row.update(decode_cpu_s=d["cpu"], vs_decode_and_write_cpu=r["cpu"] / (d["cpu"] + f["cpu"]))
         if "oiiotool" in best:
             o = best["oiiotool"]
             # process against process: oiiotool's wall time includes its start-up, so ours
@@ -511,7 +561,8 @@ def main() -> int:
     # of the whole child, from wait4) do not, so both are reported.
     print("by CPU seconds (load-independent):")
     for label, row in c.items():
-        print(f"  {label:<28} ours/floor x{row['vs_floor_cpu']:.2f}"
+        print(f"  {label:<28} ours/floor x{row['vs_floor_cpu']:.2f}, "
+              f"ours/(decode + write) x{row['vs_decode_and_write_cpu']:.2f}"
               + (f", oiiotool/ours x{row['vs_oiiotool_cpu']:.1f}" if "vs_oiiotool_cpu" in row else ""))
     if "sdr texture" in c and "sdr display-match" in c:
         ratio = c["sdr display-match"]["fps"] / c["sdr texture"]["fps"]
