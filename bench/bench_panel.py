@@ -9,7 +9,10 @@ The panel (the same widget Nuke docks) submits drafts to the real engine on the 
 backend, follows them to published takes, lists their thumbnails, and meanwhile a 5 ms QTimer
 heartbeat measures (plugins/panel/diagnostics.py):
   worst_ms        the longest wall-clock gap beyond one interval: what an artist would feel
-  worst_cpu_ms    the most CPU the GUI thread burned within one gap (ours on any machine)
+  worst_cpu_ms    the most CPU the GUI thread burned within one gap (ours on any machine),
+                  Python's garbage collector left out (worst_gc_ms, counted apart)
+  worst_own_ms    worst_ms less the time the kernel kept the thread waiting for a core
+                  (Linux; None elsewhere): the wall-clock stall that is ours
   worst_start_ms  the longest process start (fork/exec), done in a worker thread, shown
                   because QProcess.start would have spent it on the GUI thread
 Baselines, same run, same machine:

@@ -200,12 +200,17 @@ def assert_responsive(meter, panel):
 
     The GUI thread's own CPU per heartbeat gap is always checked (the panel starts engine
     processes in worker threads, so nothing else of ours blocks it); the wall-clock gap too,
-    unless other processes load the machine beyond its cores (then the gap measures them, not
-    us - reported, not asserted).
+    less the time the kernel kept the thread waiting for a core (StallMeter.worst_own_ms);
+    where the kernel does not say, only when the machine is not loaded beyond its cores.
+    Python's garbage collector is counted apart (StallMeter.worst_gc_ms).
     """
     import os
 
     assert meter.worst_cpu_ms < 50, f"the GUI thread worked {meter.worst_cpu_ms:.0f} ms in one go"
+    if meter.worst_own_ms is not None:  # the kernel says how long other processes held the cores
+        assert meter.worst_own_ms < 50, (f"the event loop stalled {meter.worst_own_ms:.0f} ms "
+                                         f"of its own ({meter.worst_ms:.0f} ms in all)")
+        return
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else 0.0
     if load < (os.cpu_count() or 1):
         assert meter.worst_ms < 50, f"the event loop stalled {meter.worst_ms:.0f} ms"
