@@ -9,8 +9,6 @@ import sqlite3
 import threading
 from pathlib import Path
 
-import numpy as np
-import OpenImageIO as oiio
 import pytest
 import yaml
 from openjd.model import (StepParameterSpaceIterator, create_job, decode_job_template,
@@ -21,18 +19,9 @@ from genplate.core.farm import tasks
 from genplate.core.farm.bundle import read_plan
 from genplate.core.farm.plan import PlanError, read_folders
 from genplate.core.jobs import ledger as L
+from keyframes import write_png
 
 PROMPT = 'a lighthouse {{Param.TakesRoot}} at dusk }} "quoted" \\ back\\slash {{ not a ref }}'
-
-
-def write_png(path: Path, seed: int = 1) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    pixels = (np.random.default_rng(seed).random((36, 64, 3)) * 255).astype(np.uint8)
-    out = oiio.ImageOutput.create(str(path))
-    out.open(str(path), oiio.ImageSpec(64, 36, 3, "uint8"))
-    out.write_image(pixels)
-    out.close()
-    return path
 
 
 def make_bundle(tmp_path: Path, capsys, *extra: str, rows: str | None = None) -> tuple[int, dict]:

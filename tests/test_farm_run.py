@@ -23,6 +23,7 @@ from genplate.core.farm import tasks
 from genplate.core.farm.bundle import read_plan
 from genplate.core.jobs import ledger as L
 from genplate.core.jobs.runner import PAUSE_ENV
+import keyframes
 
 pytestmark = pytest.mark.slow
 
@@ -31,13 +32,7 @@ PROMPT = "a lighthouse on a cliff {{at}} dusk, waves breaking"
 
 
 def write_png(path: Path, seed: int = 1) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    pixels = (np.random.default_rng(seed).random((360, 640, 3)) * 255).astype(np.uint8)
-    out = oiio.ImageOutput.create(str(path))
-    out.open(str(path), oiio.ImageSpec(640, 360, 3, "uint8"))
-    out.write_image(pixels)
-    out.close()
-    return path
+    return keyframes.write_png(path, seed, (640, 360))  # a keyframe the size of the take
 
 
 def make_bundle(tmp_path: Path, capsys, rows: str, *extra: str) -> dict:

@@ -5,24 +5,13 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import numpy as np
-import OpenImageIO as oiio
 import opentimelineio as otio
 import pytest
 
 from genplate.core.cli import main as cli
 from genplate.core.farm.rows import ShotListError
 from genplate.core.farm.shotlist import read_shot_list
-
-
-def write_png(path: Path, seed: int = 1) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    pixels = (np.random.default_rng(seed).random((36, 64, 3)) * 255).astype(np.uint8)
-    out = oiio.ImageOutput.create(str(path))
-    out.open(str(path), oiio.ImageSpec(64, 36, 3, "uint8"))
-    out.write_image(pixels)
-    out.close()
-    return path
+from keyframes import write_png
 
 
 def bundle(args: list[str], capsys) -> tuple[int, dict]:

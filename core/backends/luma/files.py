@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Optional
 
 from ...digest import file_sha256
+from ...inputs import image_kind
 from .client import LumaClient, LumaError
 from ...request import MediaRef
 
@@ -31,12 +32,9 @@ def sniff_media_type(path: Path) -> str:
     """MIME type by the file's first bytes (names lie); the extension only as a last resort."""
     with open(path, "rb") as f:
         head = f.read(16)
-    if head.startswith(b"\x89PNG\r\n\x1a\n"):
-        return "image/png"
-    if head.startswith(b"\xff\xd8\xff"):
-        return "image/jpeg"
-    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
-        return "image/webp"
+    image = image_kind(head)
+    if image is not None:
+        return f"image/{image}"
     if head[4:8] == b"ftyp":
         return "video/quicktime" if head[8:10] == b"qt" else "video/mp4"
     guess = mimetypes.guess_type(path.name)[0]
