@@ -66,7 +66,7 @@ from dataclasses import dataclass, field
 from email.parser import BytesParser
 from email.policy import default as email_policy
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Optional
+from typing import Iterator, Optional
 from urllib.parse import parse_qs, urlsplit
 
 import hostile
@@ -895,3 +895,17 @@ class _Handler(BaseHTTPRequestHandler):
 
 __all__ = ["LumaEmulator", "Plan", "Fault", "TEST_KEY", "FAILURE_CODES", "make_mp4",
            "make_exr_frames", "make_zip"]
+
+
+def serving(monkeypatch=None, env: Optional[dict] = None, **options) -> Iterator[LumaEmulator]:
+    """A fixture's body (``yield from serving(...)``): an emulator sending short clips at the
+    request's frame size, this process pointed at it when ``monkeypatch`` is given (with
+    ``env`` on top), stopped when the test ends."""
+    emulator = LumaEmulator(**{"frames": 5, **options}).start()
+    try:
+        if monkeypatch is not None:
+            for name, value in {**emulator.env(), **(env or {})}.items():
+                monkeypatch.setenv(name, value)
+        yield emulator
+    finally:
+        emulator.stop()

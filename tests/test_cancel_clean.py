@@ -20,18 +20,14 @@ from genplate.core.request import ShotRequest
 from genplate.core.takes import versions
 from genplate.core.takes.record import PublishSpec
 
-from luma_emulator import LumaEmulator
+from luma_emulator import serving
 
 FAST = {"GENPLATE_LUMA_POLL_INTERVAL": "0.02", "GENPLATE_LUMA_MAX_POLL_INTERVAL": "0.05"}
 
 
 @pytest.fixture
 def emu(monkeypatch):
-    emulator = LumaEmulator(frames=5).start()
-    for name, value in {**emulator.env(), **FAST}.items():
-        monkeypatch.setenv(name, value)
-    yield emulator
-    emulator.stop()
+    yield from serving(monkeypatch, FAST)
 
 
 def genplate(capsys, *argv) -> tuple[int, dict]:

@@ -23,7 +23,7 @@ from genplate.core.jobs.runner import JobRunner, submit
 from genplate.core.request import ShotRequest
 from genplate.core.takes.record import PublishSpec
 
-from luma_emulator import LumaEmulator
+from luma_emulator import serving
 
 FAST = {"GENPLATE_LUMA_POLL_INTERVAL": "0.02", "GENPLATE_LUMA_MAX_POLL_INTERVAL": "0.05",
         "GENPLATE_LUMA_BACKOFF": "0.01", "GENPLATE_LUMA_BACKOFF_MAX": "0.05",
@@ -32,11 +32,7 @@ FAST = {"GENPLATE_LUMA_POLL_INTERVAL": "0.02", "GENPLATE_LUMA_MAX_POLL_INTERVAL"
 
 @pytest.fixture
 def emu(monkeypatch):
-    emulator = LumaEmulator(frames=5).start()
-    for name, value in {**emulator.env(), **FAST}.items():
-        monkeypatch.setenv(name, value)
-    yield emulator
-    emulator.stop()
+    yield from serving(monkeypatch, FAST)
 
 
 def _no_key(monkeypatch):

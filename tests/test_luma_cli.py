@@ -18,7 +18,7 @@ from keyring.backend import KeyringBackend
 from genplate.core.backends.luma import credentials as C
 from genplate.core.cli.main import main
 
-from luma_emulator import TEST_KEY, LumaEmulator
+from luma_emulator import TEST_KEY, LumaEmulator, serving
 
 
 class MemoryKeyring(KeyringBackend):
@@ -40,9 +40,7 @@ class MemoryKeyring(KeyringBackend):
 
 @pytest.fixture
 def emu():
-    emulator = LumaEmulator(frames=5).start()  # the request's frame size, a short clip
-    yield emulator
-    emulator.stop()
+    yield from serving()
 
 
 @pytest.fixture

@@ -20,7 +20,7 @@ from genplate.core.backends.luma.client import LumaClient
 from genplate.core.backends.luma.settings import LumaSettings
 from genplate.core.request import ShotRequest
 
-from luma_emulator import FAILURE_CODES, LumaEmulator
+from luma_emulator import FAILURE_CODES, serving
 
 FAST = dict(backoff=0.01, backoff_max=0.05, retry_after_max=3.0, read_timeout=1.0,
             connect_timeout=1.0, retries=3, create_retries=3, poll_interval=0.01,
@@ -29,9 +29,7 @@ FAST = dict(backoff=0.01, backoff_max=0.05, retry_after_max=3.0, read_timeout=1.
 
 @pytest.fixture
 def emu():
-    emulator = LumaEmulator(frames=5).start()  # the request's frame size, a short clip
-    yield emulator
-    emulator.stop()
+    yield from serving()
 
 
 @pytest.fixture

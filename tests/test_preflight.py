@@ -17,16 +17,12 @@ from genplate.core.jobs.runner import JobRunner, submit
 from genplate.core.request import ShotRequest
 from genplate.core.takes.record import PublishSpec
 
-from luma_emulator import LumaEmulator
+from luma_emulator import serving
 
 
 @pytest.fixture
 def emu(monkeypatch):
-    emulator = LumaEmulator(frames=5).start()
-    for name, value in emulator.env().items():
-        monkeypatch.setenv(name, value)
-    yield emulator
-    emulator.stop()
+    yield from serving(monkeypatch)
 
 
 def refused(capsys, emu, tmp_path, *options: str) -> str:

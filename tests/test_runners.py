@@ -27,7 +27,7 @@ from genplate.core.jobs.runner import PAUSE_ENV, JobRunner, submit
 from genplate.core.request import ShotRequest
 from genplate.core.takes.record import PublishSpec
 
-from luma_emulator import LumaEmulator
+from luma_emulator import serving
 
 PROMPT = "a paper boat on a rain gutter, the water racing"
 FAST_LUMA = {"GENPLATE_LUMA_POLL_INTERVAL": "0.05", "GENPLATE_LUMA_MAX_POLL_INTERVAL": "0.2",
@@ -77,9 +77,7 @@ def _wait(condition, what: str, timeout: float = 180, procs=()) -> None:
 
 @pytest.fixture
 def emu():
-    emulator = LumaEmulator(frames=5).start()
-    yield emulator
-    emulator.stop()
+    yield from serving()
 
 
 def _env(tmp_path, backend: str, emu=None, **extra) -> dict:
