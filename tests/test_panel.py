@@ -200,20 +200,20 @@ def assert_responsive(meter, panel):
 
     The GUI thread's own CPU per heartbeat gap is always checked (the panel starts engine
     processes in worker threads, so nothing else of ours blocks it); the wall-clock gap too,
-    less the time the kernel kept the thread waiting for a core (StallMeter.worst_own_ms);
-    where the kernel does not say, only when the machine is not loaded beyond its cores.
-    Python's garbage collector is counted apart (StallMeter.worst_gc_ms).
+    less the time the kernel kept the thread waiting for a core (StallMeter.worst_own_ms),
+    unless other processes load the machine beyond its cores: then even that measures them
+    (a worker holding the GIL while it waits for a core stalls the loop with it), reported,
+    not asserted. Python's garbage collector is counted apart (StallMeter.worst_gc_ms).
     """
     import os
 
     assert meter.worst_cpu_ms < 50, f"the GUI thread worked {meter.worst_cpu_ms:.0f} ms in one go"
-    if meter.worst_own_ms is not None:  # the kernel says how long other processes held the cores
-        assert meter.worst_own_ms < 50, (f"the event loop stalled {meter.worst_own_ms:.0f} ms "
-                                         f"of its own ({meter.worst_ms:.0f} ms in all)")
-        return
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else 0.0
     if load < (os.cpu_count() or 1):
-        assert meter.worst_ms < 50, f"the event loop stalled {meter.worst_ms:.0f} ms"
+        # less what the kernel says other processes took (a starting engine process holds the
+        # two cores for 20-40 ms, too briefly for the load average to show)
+        own = meter.worst_ms if meter.worst_own_ms is None else meter.worst_own_ms
+        assert own < 50, f"the event loop stalled {own:.0f} ms ({meter.worst_ms:.0f} ms in all)"
     elif meter.worst_ms >= 50:
         print(f"wall-clock stall {meter.worst_ms:.0f} ms under load {load:.1f} "
               f"on {os.cpu_count()} cores (not asserted)")
