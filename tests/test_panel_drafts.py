@@ -133,14 +133,16 @@ def test_a_drafts_count_sends_one_batch_and_shows_its_sheet_and_verdicts(qtbot, 
     # The engine's answer reaches the panel late, as on a loaded machine: the job poll may
     # show the three jobs first. Wait on what is asserted, never on time.
     panel.client.drafts = _wrap(panel.client.drafts, panel, late_ms=1500)
+    said = []  # every status line, not only the last: a job's own news may follow at once
+    panel.statusChanged.connect(said.append)
     qtbot.mouseClick(panel.generate, LEFT)
     qtbot.waitUntil(lambda: panel.queue.topLevelItemCount() == 3, timeout=30000)
     sent = [c for c in stub.calls() if c[0] in ("drafts", "submit")]
     assert len(sent) == 1 and sent[0][0] == "drafts"
     assert sent[0][sent[0].index("-n") + 1] == "3" and "--detach" in sent[0]
     assert sent[0][-2:] == ["--", "gulls over the harbour"] and "--draft" in sent[0]
-    qtbot.waitUntil(lambda: "3 drafts queued" in panel.status.text(), timeout=30000)
-    assert "batch" in panel.status.text()
+    qtbot.waitUntil(lambda: any("3 drafts queued" in line for line in said), timeout=30000)
+    assert any(line.startswith("batch ") and "3 drafts queued" in line for line in said)
 
     items = [panel.queue.topLevelItem(i) for i in range(3)]
     qtbot.waitUntil(lambda: all(i.text(1) == "ready" for i in items), timeout=60000)
