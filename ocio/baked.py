@@ -41,7 +41,9 @@ from typing import Optional
 import numpy as np
 import PyOpenColorIO as ocio
 
+from .config import ConfigInfo
 from .memo import TABLES, ExactCache
+from .processors import cpu_processor
 from .ycbcr import YCbCrCoding, bit_depth, matrix_transform
 
 GRID = 65  # nodes along each axis over [0, top]: 65^3 samples, ~0.5 s of baking
@@ -66,14 +68,20 @@ class GreyShaper:
 
     def __init__(self, top: float, curve: np.ndarray) -> None:
         self.lo, self.hi = -top, 1.5 * top
-        self.codes = np.linspace(self.lo, self.hi, self.SAMPLES)
+        self.codes = self.domain(top)
         self.curve = curve
+
+    @classmethod
+    def domain(cls, top: float) -> np.ndarray:
+        """The codes the curve is sampled at: a mirror of the neutral range below 0, half of
+        it again above ``top``."""
+        return np.linspace(-top, 1.5 * top, cls.SAMPLES)
 
     @classmethod
     def of(cls, exact_rgb, top: float) -> "GreyShaper":
         ramp = np.linspace(0.0, top, 4097)
         grey = _rows(exact_rgb, np.repeat(ramp[:, None], 3, axis=1)).astype(np.float64)
-        codes = np.linspace(-top, 1.5 * top, cls.SAMPLES)
+        codes = cls.domain(top)
         curve = np.empty((cls.SAMPLES, 3))
         inside, below, above = (codes >= 0) & (codes <= top), codes < 0, codes > top
         for ch in range(3):
@@ -101,12 +109,13 @@ def _scale(lo: float, hi: float, units: float = 1.0, shift: float = 0.0) -> ocio
                                 offset=[shift - lo * s] * 3 + [0.0])
 
 
-def _cpu(config, transforms, in_depth, out_depth, direction=ocio.TRANSFORM_DIR_FORWARD):
+def _cpu(info: ConfigInfo, transforms, in_depth, out_depth, *, inverse: bool = False):
     group = ocio.GroupTransform()
     for t in transforms:
         group.appendTransform(t)
-    return config.getProcessor(group, direction).getOptimizedCPUProcessor(
-        in_depth, out_depth, ocio.OPTIMIZATION_DEFAULT)
+    if inverse:
+        group.setDirection(ocio.TRANSFORM_DIR_INVERSE)
+    return cpu_processor(info, group, in_depth, out_depth)
 
 
 def _rows(cpu, rgb: np.ndarray) -> np.ndarray:
@@ -143,7 +152,7 @@ def clamp_top(exact_rgb, probes: int = 200_000, seed: int = 7) -> tuple[float, b
 class BakedInverse:
     """``apply(y, cb, cr, out)`` like the memo caches: planes (h, w) uint16 -> ``out``."""
 
-    def __init__(self, config: ocio.Config, transform: ocio.Transform, coding: YCbCrCoding,
+    def __init__(self, info: ConfigInfo, transform: ocio.Transform, coding: YCbCrCoding,
                  exact_planar, *, dtype=np.float16, grid: int = GRID,
                  ident: Optional[str] = None) -> None:
         if coding.plane_bits != 16:
@@ -154,7 +163,7 @@ class BakedInverse:
         self._count = threading.Lock()
         self._local = threading.local()
         self._building = threading.Lock()
-        self._recipe = (config, transform, coding, exact_planar, grid)
+        self._recipe = (info, transform, coding, exact_planar, grid)
         self._built = False
         # names everything the bake depends on, for the bakes kept on disk (None: not kept)
         self.ident = None if ident is None else f"{FORMAT}|{ocio.__version__}|{grid}|{ident}"
@@ -169,7 +178,7 @@ class BakedInverse:
                 self._built = True
         return self
 
-    def _build(self, config, transform, coding, exact_planar, grid) -> None:
+    def _build(self, info, transform, coding, exact_planar, grid) -> None:
         F32 = ocio.BIT_DEPTH_F32
         # the clip's own processor for the marked pixels, through a memo of their triples: the
         # marked ones cluster (highlights, saturated colours) and repeat from frame to frame
@@ -177,11 +186,11 @@ class BakedInverse:
         self._depth = ocio.BIT_DEPTH_F16 if self.dtype == np.float16 else F32
         saved = _load(self.ident)
         if saved is not None:
-            self._adopt(config, coding, saved)
+            self._adopt(info, coding, saved)
             self.loaded = True
             return
-        exact_rgb = _cpu(config, [transform], F32, F32)
-        back = _cpu(config, [transform], F32, F32, ocio.TRANSFORM_DIR_INVERSE)
+        exact_rgb = _cpu(info, [transform], F32, F32)
+        back = _cpu(info, [transform], F32, F32, inverse=True)
         top, clamps = clamp_top(exact_rgb)
         step = top / (grid - 1)
         extra = 0 if clamps else math.ceil(MARGIN / step)
@@ -195,11 +204,11 @@ class BakedInverse:
         bake = {"top": top, "clamps": clamps, "size": size, "lo": lo,
                 "hi": lo + (size - 1) * step, "lut": shaper.encode(values),
                 "curve": shaper.curve}
-        self._adopt(config, coding, bake)
+        self._adopt(info, coding, bake)
         self.marked = bake["marked"] = self._mark(exact_rgb, back)
         _save(self.ident, bake)
 
-    def _adopt(self, config, coding, bake: dict) -> None:
+    def _adopt(self, info, coding, bake: dict) -> None:
         """The processors of a bake, made now or read back from disk."""
         F32 = ocio.BIT_DEPTH_F32
         self.top, self.clamps = float(bake["top"]), bool(bake["clamps"])
@@ -209,11 +218,11 @@ class BakedInverse:
         lut.setData(np.ascontiguousarray(bake["lut"], np.float32).reshape(-1))
         shaper = GreyShaper(self.top, np.asarray(bake["curve"]))
         baked = [_scale(self.lo, self.hi), lut, *shaper.decode()]
-        self.fast_rgb = _cpu(config, baked, F32, F32)
+        self.fast_rgb = _cpu(info, baked, F32, F32)
         depth = bit_depth(coding.plane_bits)
-        self.fast = _cpu(config, [matrix_transform(coding), *baked], depth, self._depth)
+        self.fast = _cpu(info, [matrix_transform(coding), *baked], depth, self._depth)
         # grid units shifted by one: cell 0 is below the grid, cell size is above it
-        self.coords = _cpu(config, [matrix_transform(coding),
+        self.coords = _cpu(info, [matrix_transform(coding),
                                     _scale(self.lo, self.hi, self.size - 1, 1.0)], depth, F32)
         if "marked" in bake:
             self.marked = np.asarray(bake["marked"], np.bool_).reshape(-1)
@@ -296,14 +305,14 @@ class BakedInverse:
                 "pixels_exact": round(share, 5)}
 
 
-def baked_inverse(key: tuple, config: ocio.Config, transform: ocio.Transform,
+def baked_inverse(key: tuple, info: ConfigInfo, transform: ocio.Transform,
                   coding: YCbCrCoding, exact_planar, *, dtype=np.float16,
                   grid: int = GRID, cache=None) -> BakedInverse:
     """The baked inverse for ``key`` (which names everything it depends on), built once per
     process and kept on disk for the next one."""
     cache = TABLES if cache is None else cache
     return cache.get(("baked", key, np.dtype(dtype).str, grid),
-                     lambda: BakedInverse(config, transform, coding, exact_planar, dtype=dtype,
+                     lambda: BakedInverse(info, transform, coding, exact_planar, dtype=dtype,
                                           grid=grid, ident=repr(key)))
 
 

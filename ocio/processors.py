@@ -55,7 +55,9 @@ PROCESSORS = ProcessorCache()
 """The process-wide cache (one engine process ingests many clips with few configs)."""
 
 
-def _cpu(info: ConfigInfo, group: ocio.Transform, in_depth, out_depth):
+def cpu_processor(info: ConfigInfo, group: ocio.Transform, in_depth, out_depth):
+    """The optimised CPU processor of ``group``; OCIO's failure as a ColourError naming the
+    config."""
     try:
         processor = info.config.getProcessor(group)
         return processor.getOptimizedCPUProcessor(in_depth, out_depth, ocio.OPTIMIZATION_DEFAULT)
@@ -81,7 +83,7 @@ def video_processor(info: ConfigInfo, transform: InputTransform, coding: YCbCrCo
         group = ocio.GroupTransform()
         group.appendTransform(matrix_transform(coding))
         group.appendTransform(transform.transform())
-        return _cpu(info, group, in_depth, out_depth)
+        return cpu_processor(info, group, in_depth, out_depth)
 
     return cache.get(key, build)
 
@@ -91,7 +93,7 @@ def image_processor(info: ConfigInfo, transform: InputTransform, *, in_depth=F16
     """RGB images (EXR frames) -> the working space."""
     cache = PROCESSORS if cache is None else cache
     key = ("image", info.cache_id, *transform.key(), int(in_depth), int(out_depth))
-    return cache.get(key, lambda: _cpu(info, transform.transform(), in_depth, out_depth))
+    return cache.get(key, lambda: cpu_processor(info, transform.transform(), in_depth, out_depth))
 
 
 def display_processor(info: ConfigInfo, src_space: str, display: Optional[str] = None,
@@ -105,7 +107,7 @@ def display_processor(info: ConfigInfo, src_space: str, display: Optional[str] =
 
     def build():
         t = ocio.DisplayViewTransform(src=src_space, display=display, view=view)
-        return _cpu(info, t, in_depth, out_depth)
+        return cpu_processor(info, t, in_depth, out_depth)
 
     return cache.get(key, build)
 
@@ -115,5 +117,5 @@ def space_processor(info: ConfigInfo, src_space: str, dst_space: str, *, in_dept
     """One colour space to another (outputs in other spaces, tests)."""
     cache = PROCESSORS if cache is None else cache
     key = ("space", info.cache_id, src_space, dst_space, int(in_depth), int(out_depth))
-    return cache.get(key, lambda: _cpu(info, ocio.ColorSpaceTransform(src_space, dst_space),
+    return cache.get(key, lambda: cpu_processor(info, ocio.ColorSpaceTransform(src_space, dst_space),
                                        in_depth, out_depth))

@@ -61,7 +61,7 @@ def baked():
                                       peak_nits=nits)
         exact = P.video_processor(info, transform, CODING, out_depth=ocio.BIT_DEPTH_F32,
                                   cache=P.ProcessorCache())
-        inverse = K.BakedInverse(info.config, transform.transform(), CODING, exact,
+        inverse = K.BakedInverse(info, transform.transform(), CODING, exact,
                                  dtype=np.float32).build()
         back = info.config.getProcessor(transform.transform(), ocio.TRANSFORM_DIR_INVERSE) \
             .getDefaultCPUProcessor()
@@ -144,11 +144,11 @@ def test_the_baked_inverse_is_built_once_per_clip_key_and_forgotten_with_it():
     exact = P.video_processor(info, transform, CODING, cache=P.ProcessorCache())
     cache = TableCache()
     key = P.video_key(info, transform, CODING)
-    first = K.baked_inverse(key, info.config, transform.transform(), CODING, exact, cache=cache)
-    assert K.baked_inverse(key, info.config, transform.transform(), CODING, exact,
+    first = K.baked_inverse(key, info, transform.transform(), CODING, exact, cache=cache)
+    assert K.baked_inverse(key, info, transform.transform(), CODING, exact,
                            cache=cache) is first
     cache.discard(key)  # what ingest does when a brighter frame moves it to a larger view
-    assert K.baked_inverse(key, info.config, transform.transform(), CODING, exact,
+    assert K.baked_inverse(key, info, transform.transform(), CODING, exact,
                            cache=cache) is not first
 
 
@@ -162,7 +162,7 @@ def test_a_bake_is_kept_on_disk_read_back_by_the_next_process_and_rebaked_when_d
                               cache=P.ProcessorCache())
 
     def bake():  # a fresh object, as a new process would make
-        return K.BakedInverse(info.config, transform.transform(), CODING, exact,
+        return K.BakedInverse(info, transform.transform(), CODING, exact,
                               dtype=np.float32, ident="pq1000-test").build()
 
     first = bake()
@@ -179,7 +179,7 @@ def test_a_bake_is_kept_on_disk_read_back_by_the_next_process_and_rebaked_when_d
     third = bake()
     assert not third.loaded and bake().loaded
     # a bake named otherwise (another OCIO, config, view or tolerance) is not read
-    other = K.BakedInverse(info.config, transform.transform(), CODING, exact,
+    other = K.BakedInverse(info, transform.transform(), CODING, exact,
                            dtype=np.float32, ident="pq1000-other").build()
     assert not other.loaded
 

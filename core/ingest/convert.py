@@ -278,7 +278,7 @@ def _convert_video(probe: V.VideoProbe, transform: S.InputTransform, peak: Optio
             # grain and noise make most of a natural HDR frame's triples new, where no memo
             # pays: a LUT baked from the processor, which keeps the colours it cannot match
             # within a code for itself (genplate.ocio.baked)
-            table = obaked.baked_inverse(key, info.config, transform.transform(), probe.coding,
+            table = obaked.baked_inverse(key, info, transform.transform(), probe.coding,
                                          cpu, dtype=dtype)
         elif transform.mode == S.DISPLAY_MATCH:
             table = omemo.exact_cache(key, cpu, dtype=dtype, post=post)
