@@ -64,7 +64,6 @@ class StallMeter(QtCore.QObject):
         self.worst_ms = 0.0
         self.worst_cpu_ms = 0.0
         self.worst_gc_ms = 0.0
-        self.worst_own_ms: Optional[float] = 0.0 if _run_queue_ms() is not None else None
         self.ticks = 0
         self.gaps_over: dict[int, int] = {16: 0, 50: 0, 100: 0}
         self._thread = threading.get_ident()
@@ -73,6 +72,8 @@ class StallMeter(QtCore.QObject):
         self._last = time.perf_counter()
         self._last_cpu = time.thread_time()
         self._last_queue = _run_queue_ms()
+        # None where the kernel does not say how long the thread waited for a core
+        self.worst_own_ms: Optional[float] = None if self._last_queue is None else 0.0
 
     def _on_gc(self, phase: str, info: dict) -> None:
         if threading.get_ident() != self._thread:
