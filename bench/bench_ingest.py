@@ -380,7 +380,7 @@ def child_decode(args) -> None:
                                             frames_in))
         shutil.rmtree(folder, ignore_errors=True)
     else:
-        bits = 16 if "pq" in path.name or "hlg" in path.name else 8
+        bits = V.probe_video(path).coding.plane_bits  # what ingest hands OCIO
         for frame in V.iter_frames(path):
             V.planes_444(frame, bits)
             count += 1
