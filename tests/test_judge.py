@@ -174,7 +174,8 @@ def test_config_file_overrides_defaults(tmp_path):
         S.load_config(data)
 
 
-def test_judge_take_writes_scores_and_plot_beside_take_json(tmp_path):
+def _clean_take(tmp_path: Path) -> Path:
+    """A published 360p draft of clean frames, its take.json beside them, as judge_take finds it."""
     take = tmp_path / "sh010" / "t" / "v001"
     write_exrs(take, clean_frames(), name="t_v001")
     record = {"shot": "sh010", "name": "t", "version": 1,
@@ -183,6 +184,11 @@ def test_judge_take_writes_scores_and_plot_beside_take_json(tmp_path):
                          "pattern": str(take / "t_v001.%04d.exr")},
               "colour": {"working_space": "ACEScg"}}
     (take / "take.json").write_text(json.dumps(record))
+    return take
+
+
+def test_judge_take_writes_scores_and_plot_beside_take_json(tmp_path):
+    take = _clean_take(tmp_path)
     before = (take / "take.json").read_bytes()
     old_umask = os.umask(0o022)
     try:
@@ -274,14 +280,7 @@ def test_the_plots_axis_is_in_the_takes_frame_numbers(tmp_path, monkeypatch):
         return real(canvas, labels, **kw)
 
     monkeypatch.setattr(contact_sheet, "draw_labels", recording)
-    take = tmp_path / "sh010" / "t" / "v001"
-    write_exrs(take, clean_frames(), first=1001, name="t_v001")
-    record = {"shot": "sh010", "name": "t", "version": 1,
-              "request": {"prompt": "x", "resolution": "360p", "duration": "5s"},
-              "frames": {"first": 1001, "last": 1000 + N, "fps": 24,
-                         "pattern": str(take / "t_v001.%04d.exr")},
-              "colour": {"working_space": "ACEScg"}}
-    (take / "take.json").write_text(json.dumps(record))
+    take = _clean_take(tmp_path)
     J.judge_take(take, config=JudgeConfig(analysis_width=48))
     frames = [t for t in drawn if t.startswith("frame ")]
     assert frames == ["frame 1001", f"frame {1000 + N}"], drawn
